@@ -1,0 +1,178 @@
+"""Checkpoints: atomic save, checksummed manifest, newest-valid restore, one-line errors.
+
+A checkpoint is a folder `ckpt-<frames>` holding `model.keras` (loaded with Keras safe_mode),
+`optimizer.npz` (plain arrays, loaded without pickle), `state.json` (counters, RNG states, config)
+and `manifest.json` (sha256 of each file). It is written under a temporary name and renamed into
+place, so a folder with the final name is always complete; the manifest is checked on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CKPT_DIR = "checkpoints"
+_NAME = re.compile(r"^ckpt-(\d{12})$")
+FILES = ("model.keras", "optimizer.npz", "state.json")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, incomplete or damaged."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint."""
+
+    path: Path
+    model: object  # keras.Model
+    optimizer: list[np.ndarray]
+    state: dict
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON to `path` through a temp file and a rename, so readers never see half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(root: Path, model, optimizer_vars: list[np.ndarray], state: dict, keep: int) -> Path:
+    """Write checkpoint `root/checkpoints/ckpt-<frames>` atomically; keep the newest `keep`."""
+    ckpt_root = Path(root) / CKPT_DIR
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    final = ckpt_root / f"ckpt-{int(state['frames']):012d}"
+    tmp = Path(tempfile.mkdtemp(dir=ckpt_root, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        model.save(tmp / "model.keras")
+        with open(tmp / "optimizer.npz", "wb") as f:
+            np.savez(f, *optimizer_vars)
+        with open(tmp / "state.json", "w") as f:
+            json.dump(state, f, indent=2, sort_keys=True)
+        manifest = {name: {"sha256": _sha256(tmp / name), "bytes": (tmp / name).stat().st_size} for name in FILES}
+        with open(tmp / "manifest.json", "w") as f:
+            json.dump(manifest, f, indent=2, sort_keys=True)
+        for name in (*FILES, "manifest.json"):
+            with open(tmp / name, "rb") as f:
+                os.fsync(f.fileno())
+        if final.exists():  # same frame count saved twice (e.g. a stop right after a periodic save)
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        _fsync_dir(ckpt_root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in list_checkpoints(root)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(root: Path) -> list[Path]:
+    """Completed checkpoint folders under `root`, oldest first (temp folders are never listed)."""
+    ckpt_root = Path(root) / CKPT_DIR
+    if not ckpt_root.is_dir():
+        return []
+    return sorted(p for p in ckpt_root.iterdir() if p.is_dir() and _NAME.match(p.name))
+
+
+def verify(path: Path) -> dict:
+    """Check the manifest's checksums; return `state.json`, or raise CheckpointError."""
+    path = Path(path)
+    manifest_path = path / "manifest.json"
+    if not manifest_path.is_file():
+        raise CheckpointError(f"checkpoint {path} is incomplete: no manifest.json")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} has an unreadable manifest.json ({exc})") from None
+    for name in FILES:
+        entry = manifest.get(name) if isinstance(manifest, dict) else None
+        file = path / name
+        if not isinstance(entry, dict) or not file.is_file():
+            raise CheckpointError(f"checkpoint {path} is incomplete: {name} is missing")
+        if _sha256(file) != entry.get("sha256"):
+            raise CheckpointError(f"checkpoint {path} is damaged: {name} does not match its sha256 in manifest.json")
+    try:
+        return json.loads((path / "state.json").read_text())
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint {path} has an unreadable state.json ({exc})") from None
+
+
+def resolve(path: str | Path) -> Path:
+    """Turn a run folder, a checkpoint folder or a `model.keras` path into a checkpoint folder."""
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"checkpoint {p} does not exist; give a run logdir, a ckpt-* folder or its model.keras")
+    if p.is_file():
+        if p.name != "model.keras":
+            raise CheckpointError(f"{p} is not a checkpoint; give a run logdir, a ckpt-* folder or its model.keras")
+        return p.parent
+    if (p / "manifest.json").exists() or (p / "model.keras").exists():
+        return p
+    found = list_checkpoints(p)
+    if not found:
+        raise CheckpointError(f"no checkpoint in {p}; give a run logdir, a ckpt-* folder or its model.keras")
+    return found[-1]
+
+
+def load(path: Path, with_optimizer: bool = True) -> Checkpoint:
+    """Verify and load one checkpoint folder; the model is loaded with Keras safe_mode."""
+    import keras
+
+    path = Path(path)
+    state = verify(path)
+    try:
+        model = keras.models.load_model(path / "model.keras", compile=False, safe_mode=True)
+    except Exception as exc:  # keras raises many types for a bad archive
+        raise CheckpointError(f"checkpoint {path}: model.keras does not load ({type(exc).__name__})") from None
+    optimizer: list[np.ndarray] = []
+    if with_optimizer:
+        try:
+            with np.load(path / "optimizer.npz", allow_pickle=False) as npz:
+                optimizer = [npz[f"arr_{i}"] for i in range(len(npz.files))]
+        except Exception as exc:
+            raise CheckpointError(f"checkpoint {path}: optimizer.npz does not load ({type(exc).__name__})") from None
+    return Checkpoint(path, model, optimizer, state)
+
+
+def latest_valid(root: Path, warn=print) -> Checkpoint | None:
+    """Load the newest checkpoint under `root` that verifies, saying which damaged ones were skipped."""
+    for path in reversed(list_checkpoints(root)):
+        try:
+            return load(path)
+        except CheckpointError as exc:
+            warn(f"skipping damaged checkpoint: {exc}")
+    return None

@@ -1,0 +1,154 @@
+"""Every setting of eac3_tf as frozen dataclasses: the one source of truth for hyperparameters.
+
+Units are in the comments: an *agent step* is one action, which the emulator repeats for `frameskip`
+*frames*. Library code takes these objects as arguments; only the CLIs map flags onto them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+
+# The six games of the paper's Table I, by their ALE ROM ids.
+PAPER_GAMES = ("demon_attack", "space_invaders", "beam_rider", "phoenix", "pong", "qbert")
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    """How the emulator is driven (ALE v5 protocol by default)."""
+
+    game: str = "pong"  # ALE ROM id, e.g. "pong", "space_invaders"
+    frameskip: int = 4  # frames per agent step (the action is repeated)
+    repeat_action_probability: float = 0.25  # sticky actions, per frame
+    noop_max: int = 0  # up to this many no-op agent steps at episode start (0 = v5 protocol)
+    max_episode_frames: int = 108_000  # frames; an episode is truncated here (30 min of play)
+    full_action_space: bool = False  # False: the game's minimal action set
+
+
+@dataclasses.dataclass(frozen=True)
+class ObsConfig:
+    """The one transform from a 210x160 RGB ALE screen to a model input (see `preprocess`)."""
+
+    crop_top: int = 34  # first screen row kept (pixels)
+    crop_bottom: int = 194  # one past the last row kept: rows 34..193 are the 160x160 play area
+    grayscale: bool = False  # False keeps the RGB channels
+    downsample: int = 1  # integer area-averaging factor on both axes (1 = full 160x160)
+    stack: int = 4  # frames stacked along channels, oldest first
+
+    @property
+    def height(self) -> int:
+        """Rows of one preprocessed frame."""
+        return (self.crop_bottom - self.crop_top) // self.downsample
+
+    @property
+    def width(self) -> int:
+        """Columns of one preprocessed frame (the ALE screen is 160 wide)."""
+        return 160 // self.downsample
+
+    @property
+    def channels_per_frame(self) -> int:
+        """1 for grayscale, 3 for RGB."""
+        return 1 if self.grayscale else 3
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Model input shape (H, W, C) with the stack folded into channels."""
+        return (self.height, self.width, self.channels_per_frame * self.stack)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvSpec:
+    """One conv layer of the torso; E-A3C puts a 2x2 max-pool after every one."""
+
+    filters: int
+    kernel: int  # pixels
+    stride: int = 1  # pixels
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """A network preset: the observation it sees and the layers it has."""
+
+    name: str
+    obs: ObsConfig
+    convs: tuple[ConvSpec, ...]
+    pool: int = 2  # max-pool size and stride after each conv (the E-A3C trait)
+    dense: int = 256  # units of the hidden layer before the heads
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # The paper's view: 160x160 RGB play area, 4 frames stacked, a 4-conv torso in the style of the
+    # A3C-LSTM code the paper extends, channels widened (32/64/64/128 instead of 32/32/64/64).
+    "paper": ModelConfig(
+        name="paper",
+        obs=ObsConfig(grayscale=False, downsample=1, stack=4),
+        convs=(ConvSpec(32, 5), ConvSpec(64, 5), ConvSpec(64, 4), ConvSpec(128, 3)),
+        dense=512,
+    ),
+    # Sized for a 2-core CPU: the same crop at 80x80 gray; a strided first conv; pools after each conv;
+    # channels widened over the A3C baseline's 16/32.
+    "fast": ModelConfig(
+        name="fast",
+        obs=ObsConfig(grayscale=True, downsample=2, stack=4),
+        convs=(ConvSpec(32, 8, 4), ConvSpec(64, 4, 1)),
+        dense=256,
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class A3CConfig:
+    """Learning settings shared by every worker."""
+
+    t_max: int = 5  # agent steps rolled out per env before each update
+    envs_per_worker: int = 8  # envs one worker steps as a batch (their forward passes are batched)
+    gamma: float = 0.99  # discount per agent step
+    learning_rate: float = 7e-4  # shared RMSProp
+    rmsprop_rho: float = 0.99
+    rmsprop_epsilon: float = 1e-5
+    entropy_beta: float = 0.01  # weight of the entropy bonus
+    value_coef: float = 0.5  # weight of the value loss
+    max_grad_norm: float = 0.5  # global-norm clipping of each worker's gradients
+    reward_clip: float = 1.0  # rewards are clipped to [-c, c] for learning; raw scores are reported
+    max_bad_updates: int = 100  # non-finite updates skipped before training stops
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """One training run."""
+
+    frames: int = 2_000_000  # frames to train for (agent steps x frameskip)
+    workers: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
+    logdir: str = "runs/default"
+    seed: int = 0
+    checkpoint_every: int = 250_000  # frames between checkpoints
+    keep_checkpoints: int = 3  # newest checkpoints kept on disk
+    log_every: float = 5.0  # seconds between progress lines
+
+
+def canonical_game(name: str) -> str:
+    """Map "SpaceInvaders", "space-invaders" or "ALE/SpaceInvaders-v5" to the ROM id "space_invaders"."""
+    name = name.strip()
+    name = re.sub(r"^ALE/", "", name)
+    name = re.sub(r"-v\d+$", "", name)
+    name = re.sub(r"NoFrameskip$", "", name)
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).replace("-", "_")
+    return name.lower()
+
+
+def camel_game(rom_id: str) -> str:
+    """ROM id to the CamelCase name ALE's gymnasium ids use ("space_invaders" -> "SpaceInvaders")."""
+    return "".join(part.capitalize() for part in rom_id.split("_"))
+
+
+def resolve_game(name: str, known: list[str] | tuple[str, ...]) -> str:
+    """Return the ROM id for `name`, or raise ValueError listing close matches among `known`."""
+    rom = canonical_game(name)
+    if rom in known:
+        return rom
+    close = difflib.get_close_matches(rom, known, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(camel_game(c) for c in close)}?" if close else (
+        f"paper games: {', '.join(camel_game(g) for g in PAPER_GAMES)}")
+    raise ValueError(f"unknown game {name!r}; {hint} (any of the {len(known)} ALE games is accepted)")
