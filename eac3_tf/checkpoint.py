@@ -150,10 +150,9 @@ def resolve(path: str | Path) -> Path:
 
 def load(path: Path, with_optimizer: bool = True) -> Checkpoint:
     """Verify and load one checkpoint folder; the model is loaded with Keras safe_mode."""
-    import keras
-
     path = Path(path)
     state = verify(path)
+    import keras
     try:
         model = keras.models.load_model(path / "model.keras", compile=False, safe_mode=True)
     except Exception as exc:  # keras raises many types for a bad archive

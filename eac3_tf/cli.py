@@ -19,6 +19,28 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
 
 
+def import_tensorflow_quietly():
+    """Import TensorFlow with its C++ start-up log lines (oneDNN notice etc.) kept off stderr.
+
+    TF_CPP_MIN_LOG_LEVEL no longer silences them in TF 2.21, and they would bury the one-line errors
+    and progress that users read. Python exceptions raised by the import still surface normally.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401  (loads TensorFlow as its backend)
+        import tensorflow as tf
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tf
+
+
 def run(main: Callable[[], int | None], argv: list[str] | None = None) -> None:
     """Parse absl flags from `argv` and call `main`; bad input exits 2 with a single line on stderr."""
     from absl import flags

@@ -60,3 +60,10 @@ class CatchBatchEnv:
 
     def close(self) -> None:
         """Nothing to free."""
+
+
+def toy_model_config():
+    """A small E-A3C-style network (conv + max-pool) for Catch's 10x5 frames."""
+    from eac3_tf.config import ConvSpec, ModelConfig, ObsConfig
+
+    return ModelConfig(name="toy", obs=ObsConfig(grayscale=True, stack=1), convs=(ConvSpec(16, 3),), dense=64)

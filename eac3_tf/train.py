@@ -55,7 +55,8 @@ def check_logdir(logdir: Path, meta: dict, resume: bool) -> None:
                 raise UsageError(f"logdir {logdir} holds a run of {key} {old.get(key)!r}, not {meta.get(key)!r}; "
                                  "choose another --logdir")
     if not resume and checkpoint.list_checkpoints(logdir):
-        raise UsageError(f"logdir {logdir} already has checkpoints; pass --resume to continue, or choose a new --logdir")
+        raise UsageError(f"logdir {logdir} already has checkpoints; pass --resume to continue, "
+                         "or choose a new --logdir")
 
 
 class _Curves:
@@ -222,7 +223,7 @@ def _mean(xs) -> float:
 
 
 def _jsonable(x):
-    """numpy scalars and tuples from RNG states and configs, as plain JSON values."""
+    """Numpy scalars and tuples from RNG states and configs, as plain JSON values."""
     return json.loads(json.dumps(x, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
@@ -283,7 +284,9 @@ def main() -> int:
             "run": dataclasses.asdict(run_cfg)}
     check_logdir(Path(run_cfg.logdir), meta, f.resume)  # fail before building anything
 
-    import tensorflow as tf
+    from eac3_tf.cli import import_tensorflow_quietly
+
+    tf = import_tensorflow_quietly()
 
     from eac3_tf.envs import AtariBatchEnv
     from eac3_tf.model import build_model

@@ -1,11 +1,11 @@
-"""A3C workers: each rolls out its own batch of envs, computes gradients on a tape, and applies them
-to the one shared global network without waiting for the other workers.
+"""A3C workers: each rolls out its own envs and applies its gradients to one shared global network.
 
-The global network, its optimizer (RMSProp with shared statistics, as in the A3C paper) and the lock
-that serialises `apply_gradients` live in `GlobalNetwork`. A worker keeps a local copy of the
-network, acts and computes gradients with it, then applies its gradients to the global network and
-copies the global weights back, all in one locked step. Workers get their env and model from
-factories, so tests can hand them a toy game.
+A worker does not wait for the other workers (A3C's asynchrony). The global network, its optimizer
+(RMSProp with shared statistics, as in the A3C paper) and the lock that serialises
+`apply_gradients` live in `GlobalNetwork`. A worker keeps a local copy of the network, acts and
+computes gradients with it, then applies its gradients to the global network and copies the global
+weights back, all in one locked step. Workers get their env and model from factories, so tests can
+hand them a toy game.
 """
 
 from __future__ import annotations
@@ -48,9 +48,11 @@ class GlobalNetwork:
 
     def snapshot(self) -> tuple[list[np.ndarray], list[np.ndarray], dict[str, int]]:
         """Consistent copies of the weights, optimizer variables and counters (taken under the lock)."""
+        import keras
+
         with self.lock:
             weights = [np.array(w) for w in self.model.get_weights()]
-            opt = [np.array(v) for v in self.optimizer.variables]
+            opt = [keras.ops.convert_to_numpy(v) for v in self.optimizer.variables]
             counters = {"frames": self.frames, "updates": self.updates, "bad_updates": self.bad_updates}
         return weights, opt, counters
 

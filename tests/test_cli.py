@@ -1,0 +1,137 @@
+"""The command lines, run as a user runs them: real ALE games, tiny budgets, in subprocesses."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_cli
+
+from eac3_tf import checkpoint
+
+TINY = ["--workers", "2", "--envs_per_worker", "2", "--log_every", "1"]
+
+
+@pytest.fixture(scope="module")
+def pong_run(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("pong") / "run"
+    first = run_cli("eac3_tf.train", "--game", "Pong", "--frames", "2000", "--checkpoint_every", "1000",
+                    "--logdir", str(logdir), *TINY)
+    assert first.returncode == 0, first.stderr[-2000:]
+    return logdir, first
+
+
+def test_train_prints_progress_and_saves_a_checkpoint(pong_run):
+    logdir, first = pong_run
+    assert "frames/s" in first.stdout
+    state = checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])
+    assert state["frames"] >= 2000 and state["meta"]["game"] == "pong"
+    assert (logdir / "progress.csv").is_file() and list((logdir / "tb").iterdir())
+
+
+def test_resume_continues_the_frame_counter(pong_run):
+    logdir, _ = pong_run
+    before = checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])["frames"]
+    out = run_cli("eac3_tf.train", "--game", "Pong", "--frames", "4000", "--logdir", str(logdir), "--resume", *TINY)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"at {before / 1e3:.1f}k frames" in out.stdout
+    after = checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])["frames"]
+    assert after >= 4000 > before
+
+
+def test_evaluate_reports_mean_std_and_protocol(pong_run, tmp_path):
+    logdir, _ = pong_run
+    out_json = tmp_path / "eval.json"
+    out = run_cli("eac3_tf.evaluate", "--checkpoint", str(logdir), "--episodes", "2", "--envs", "2",
+                  "--output", str(out_json))
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out_json.read_text())
+    assert report["episodes"] == 2 and len(report["scores"]) == 2
+    assert -21 <= report["min"] <= report["mean"] <= report["best"] <= 21
+    assert report["protocol"]["repeat_action_probability"] == 0.25
+    assert report["protocol"]["episode_end"].startswith("game over")
+    assert "| pong |" in out_json.with_suffix(".md").read_text()
+
+
+def test_sigint_stops_training_with_a_final_checkpoint(tmp_path):
+    logdir = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "eac3_tf.train", "--game", "Pong", "--frames", "100000000",
+                             "--logdir", str(logdir), *TINY], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if "frames/s" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    t0 = time.time()
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert time.time() - t0 < 30
+    assert "received SIGINT" in stdout
+    assert checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])["frames"] > 0
+
+
+# ---------------------------------------------------------------------------------------- bad input
+def digest(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def saved(pong_run, tmp_path_factory):
+    """A folder of things already saved: a good run, a truncated and a garbage checkpoint."""
+    logdir, _ = pong_run
+    base = tmp_path_factory.mktemp("saved")
+    good = checkpoint.list_checkpoints(logdir)[-1]
+    trunc = base / "trunc" / "ckpt-000000000100"
+    garbage = base / "garbage"
+    import shutil
+    shutil.copytree(good, trunc)
+    data = (trunc / "model.keras").read_bytes()
+    (trunc / "model.keras").write_bytes(data[: len(data) // 3])
+    garbage.mkdir()
+    (garbage / "model.keras").write_bytes(os.urandom(4096))
+    return {"run": logdir, "trunc": trunc, "garbage": garbage, "base": base}
+
+
+BAD = [
+    ("train", ["--game", "Pongg"], "unknown game 'Pongg'; did you mean Pong"),
+    ("train", ["--game", "NoSuchGame"], "unknown game"),
+    ("train", ["--preset", "huge"], "unknown --preset 'huge'; accepted: paper, fast"),
+    ("train", ["--frames", "0"], "--frames must be a positive integer"),
+    ("train", ["--frames", "-5"], "--frames must be a positive integer"),
+    ("train", ["--workers", "0"], "--workers must be a positive integer"),
+    ("train", ["--workers", "1000"], "--workers must be 1..64"),
+    ("train", ["--frames", "lots"], "frames"),
+    ("train", ["--bogus_flag", "1"], "bogus_flag"),
+    ("train", ["--game", "Qbert", "--logdir", "{run}"], "holds a run of game 'pong', not 'qbert'"),
+    ("train", ["--game", "Pong", "--logdir", "{run}"], "already has checkpoints; pass --resume"),
+    ("evaluate", [], "--checkpoint is required"),
+    ("evaluate", ["--checkpoint", "{base}/missing"], "does not exist"),
+    ("evaluate", ["--checkpoint", "{trunc}"], "damaged: model.keras does not match its sha256"),
+    ("evaluate", ["--checkpoint", "{garbage}"], "incomplete: no manifest.json"),
+    ("evaluate", ["--checkpoint", "{run}", "--episodes", "0"], "--episodes must be a positive integer"),
+    ("evaluate", ["--checkpoint", "{run}", "--protocol", "human"], "protocol"),
+    ("evaluate", ["--checkpoint", "{run}", "--output", "{base}/nope/x.json"], "does not exist"),
+]
+
+
+@pytest.mark.parametrize("cli, args, expected", BAD, ids=[f"{c}:{' '.join(a)}" for c, a, _ in BAD])
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(saved, cli, args, expected):
+    args = [a.format(**saved) for a in args]
+    if cli == "train" and "--logdir" not in args:
+        args += ["--logdir", str(saved["base"] / "fresh")]
+    before = {k: digest(saved[k]) for k in ("run", "base")}
+    out = run_cli(f"eac3_tf.{cli}", *args, timeout=120)
+    assert out.returncode == 2, (out.stdout[-500:], out.stderr[-2000:])
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    assert expected in lines[0]
+    assert "Traceback" not in out.stderr
+    assert {k: digest(saved[k]) for k in ("run", "base")} == before
+    assert not (saved["base"] / "fresh").exists()

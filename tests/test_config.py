@@ -1,0 +1,46 @@
+import pytest
+
+from eac3_tf.config import PAPER_GAMES, PRESETS, ObsConfig, camel_game, canonical_game, resolve_game
+from eac3_tf.envs import game_id, known_games
+
+
+@pytest.mark.parametrize("name, rom", [("Pong", "pong"), ("SpaceInvaders", "space_invaders"),
+                                       ("ALE/Qbert-v5", "qbert"), ("BeamRiderNoFrameskip-v4", "beam_rider"),
+                                       ("demon-attack", "demon_attack")])
+def test_game_names_in_any_common_spelling_map_to_the_rom_id(name, rom):
+    assert canonical_game(name) == rom
+
+
+def test_every_paper_game_is_an_ale_rom():
+    assert set(PAPER_GAMES) <= set(known_games())
+    assert [camel_game(g) for g in PAPER_GAMES] == ["DemonAttack", "SpaceInvaders", "BeamRider", "Phoenix",
+                                                     "Pong", "Qbert"]
+
+
+def test_any_other_ale_game_is_accepted():
+    assert game_id("MsPacman") == "ms_pacman"
+    assert game_id("Breakout") == "breakout"
+
+
+def test_unknown_game_is_one_line_listing_close_matches():
+    with pytest.raises(ValueError) as err:
+        game_id("Pongg")
+    message = str(err.value)
+    assert "\n" not in message
+    assert "'Pongg'" in message and "Pong" in message
+
+
+def test_unknown_game_with_no_close_match_lists_the_paper_games():
+    with pytest.raises(ValueError, match="paper games: DemonAttack"):
+        resolve_game("zzzzzz", ("pong",))
+
+
+def test_paper_preset_sees_the_160x160_rgb_play_area_stacked():
+    obs = PRESETS["paper"].obs
+    assert (obs.crop_top, obs.crop_bottom) == (34, 194)
+    assert obs.shape == (160, 160, 12)
+
+
+def test_fast_preset_sees_the_same_crop_at_80x80_gray():
+    assert PRESETS["fast"].obs.shape == (80, 80, 4)
+    assert ObsConfig(grayscale=True, downsample=4, stack=2).shape == (40, 40, 2)
