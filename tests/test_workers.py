@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from eac3_tf.config import A3CConfig, RunConfig
+from eac3_tf.model import build_model
+from eac3_tf.toy import CatchBatchEnv, toy_model_config
+from eac3_tf.train import train
+from eac3_tf.workers import NonFiniteError
+
+CFG = toy_model_config()
+
+
+def make_model():
+    return build_model((10, 5, 1), 3, CFG)
+
+
+def poison_every(k):
+    """A gradient hook that turns every k-th update of a worker into NaN."""
+    def hook_worker(worker):
+        count = {"n": 0}
+
+        def hook(grads):
+            count["n"] += 1
+            return [g * np.nan for g in grads] if count["n"] % k == 0 else grads
+        worker.gradient_hook = hook
+    return hook_worker
+
+
+def test_non_finite_gradients_are_skipped_counted_and_training_goes_on(tmp_path):
+    run = RunConfig(frames=3000, workers=2, logdir=str(tmp_path), checkpoint_every=10**9, log_every=60)
+    logs = []
+    result = train(lambda i: CatchBatchEnv(4), make_model, A3CConfig(envs_per_worker=4), run,
+                   {"game": "catch", "preset": "toy"}, log=logs.append, worker_hook=poison_every(3))
+    assert result.frames >= 3000
+    assert result.bad_updates > 0
+    assert any("non-finite" in line for line in logs)
+    from eac3_tf import checkpoint
+    weights = checkpoint.load(result.checkpoint).model.get_weights()
+    assert all(np.all(np.isfinite(w)) for w in weights)
+
+
+def test_too_many_non_finite_updates_stop_training_with_a_clear_error(tmp_path):
+    run = RunConfig(frames=10**6, workers=1, logdir=str(tmp_path), checkpoint_every=10**9, log_every=60)
+    with pytest.raises(NonFiniteError, match="max_bad_updates=2"):
+        train(lambda i: CatchBatchEnv(4), make_model, A3CConfig(envs_per_worker=4, max_bad_updates=2), run,
+              {"game": "catch", "preset": "toy"}, log=lambda s: None, worker_hook=poison_every(1))
+
+
+def test_workers_sample_actions_from_the_policy():
+    from eac3_tf.workers import Worker  # noqa: F401  (sampling is a method of the worker)
+
+    class Stub:
+        rng = np.random.default_rng(0)
+    logits = np.log(np.array([[0.7, 0.2, 0.1]] * 20000))
+    actions = Worker.sample_actions(Stub, logits)
+    np.testing.assert_allclose(np.bincount(actions, minlength=3) / 20000, [0.7, 0.2, 0.1], atol=0.01)
+    assert tf.reduce_all(actions >= 0)
