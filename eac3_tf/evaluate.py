@@ -18,6 +18,7 @@ import numpy as np
 
 from eac3_tf.cli import UsageError
 from eac3_tf.config import EnvConfig
+from eac3_tf.policy import greedy_actions, sample_actions
 
 PROTOCOLS = {
     # ALE v5 (Machado et al. 2018): sticky actions, no no-op starts.
@@ -135,9 +136,7 @@ def main() -> int:
 
     def policy(obs: np.ndarray) -> np.ndarray:
         logits = forward(obs).numpy()
-        if f.policy == "greedy":
-            return logits.argmax(-1)
-        return (logits - np.log(-np.log(rng.uniform(1e-12, 1.0, logits.shape)))).argmax(-1)
+        return greedy_actions(logits) if f.policy == "greedy" else sample_actions(logits, rng)
 
     t0 = time.time()
     bar = tqdm(total=f.episodes, desc=f"{env_cfg.game} {f.protocol}", unit="ep", dynamic_ncols=True)

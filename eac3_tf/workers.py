@@ -21,6 +21,7 @@ import tensorflow as tf
 from eac3_tf import a3c
 from eac3_tf.config import A3CConfig
 from eac3_tf.envs import BatchEnv
+from eac3_tf.policy import sample_actions
 
 EnvFactory = Callable[[int], BatchEnv]  # worker id -> its batch of envs
 ModelFactory = Callable[[], "tf.keras.Model"]  # -> a fresh network of the training architecture
@@ -155,11 +156,6 @@ class Worker:
         finally:
             self.env.close()
 
-    def sample_actions(self, logits: np.ndarray) -> np.ndarray:
-        """Sample a ~ softmax(logits) per row with the worker's own RNG (Gumbel-max)."""
-        gumbel = -np.log(-np.log(self.rng.uniform(1e-12, 1.0, size=logits.shape)))
-        return np.argmax(logits + gumbel, axis=-1).astype(np.int32)
-
     def _run(self) -> None:
         cfg, env = self.cfg, self.env
         n, t_max = env.num_envs, cfg.t_max
@@ -177,7 +173,7 @@ class Worker:
         while not self.stop.is_set() and self.global_net.frames < self.frame_budget:
             for t in range(t_max):
                 logits = self._act(obs).numpy()
-                actions = self.sample_actions(logits)
+                actions = sample_actions(logits, self.rng)
                 obs_buf[t], act_buf[t] = obs, actions
                 obs, rewards, dones, _ = env.step(actions)
                 rew_buf[t] = rewards

@@ -9,6 +9,7 @@ from eac3_tf import checkpoint
 from eac3_tf.config import A3CConfig, RunConfig
 from eac3_tf.evaluate import play_episodes
 from eac3_tf.model import build_model
+from eac3_tf.policy import sample_actions
 from eac3_tf.toy import OPTIMAL_RETURN, CatchBatchEnv, toy_model_config
 from eac3_tf.train import train
 
@@ -24,8 +25,7 @@ def mean_score(model, episodes=320, seed=1):
     rng = np.random.default_rng(seed)
 
     def policy(obs):
-        logits = forward(obs).numpy()
-        return (logits - np.log(-np.log(rng.uniform(1e-12, 1.0, logits.shape)))).argmax(-1)
+        return sample_actions(forward(obs).numpy(), rng)
 
     return np.mean([s for s, _ in play_episodes(policy, CatchBatchEnv(16), episodes, seed)])
 

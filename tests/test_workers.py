@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from eac3_tf.config import A3CConfig, RunConfig
 from eac3_tf.model import build_model
+from eac3_tf.policy import greedy_actions, sample_actions
 from eac3_tf.toy import CatchBatchEnv, toy_model_config
 from eac3_tf.train import train
 from eac3_tf.workers import NonFiniteError
@@ -47,12 +47,15 @@ def test_too_many_non_finite_updates_stop_training_with_a_clear_error(tmp_path):
               {"game": "catch", "preset": "toy"}, log=lambda s: None, worker_hook=poison_every(1))
 
 
-def test_workers_sample_actions_from_the_policy():
-    from eac3_tf.workers import Worker  # noqa: F401  (sampling is a method of the worker)
-
-    class Stub:
-        rng = np.random.default_rng(0)
+def test_actions_are_sampled_with_the_policy_probabilities():
     logits = np.log(np.array([[0.7, 0.2, 0.1]] * 20000))
-    actions = Worker.sample_actions(Stub, logits)
+    actions = sample_actions(logits, np.random.default_rng(0))
     np.testing.assert_allclose(np.bincount(actions, minlength=3) / 20000, [0.7, 0.2, 0.1], atol=0.01)
-    assert tf.reduce_all(actions >= 0)
+
+
+def test_greedy_actions_take_the_argmax_and_sampling_is_reproducible():
+    logits = np.array([[0.0, 2.0, 1.0], [5.0, 0.0, 0.0]])
+    assert greedy_actions(logits).tolist() == [1, 0]
+    a = sample_actions(logits, np.random.default_rng(3))
+    b = sample_actions(logits, np.random.default_rng(3))
+    assert a.tolist() == b.tolist()
