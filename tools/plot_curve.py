@@ -47,6 +47,9 @@ def main() -> None:
     p.add_argument("--out", required=True, help="path prefix; writes .csv and .png")
     p.add_argument("--title", default=None)
     p.add_argument("--peer", default=None, help="peer CSV with columns frames, mean20_return")
+    p.add_argument("--peer_points", default=None,
+                   help="peer figures as frames:score pairs, e.g. 5e6:-20,10e6:-18.9 (label them with --peer_label)")
+    p.add_argument("--peer_label", default="peer A2C")
     p.add_argument("--points", type=int, default=200, help="rows in the curve CSV")
     args = p.parse_args()
     run, out = Path(args.run), Path(args.out)
@@ -65,8 +68,25 @@ def main() -> None:
         peer = list(csv.DictReader(open(args.peer)))
         pf = np.array([float(r["frames"]) for r in peer if r["mean20_return"] != "nan"])
         pm = np.array([float(r["mean20_return"]) for r in peer if r["mean20_return"] != "nan"])
-        ax.plot(pf / 1e6, pm, color="tab:orange", lw=2, label="peer A2C, mean of last 20")
+        ax.plot(pf / 1e6, pm, color="tab:orange", lw=2, label=f"{args.peer_label}, mean of last 20")
+    if args.peer_points:
+        pts = np.array([[float(v) for v in pair.split(":")] for pair in args.peer_points.split(",")])
+        ax.plot(pts[:, 0] / 1e6, pts[:, 1], "o--", color="tab:orange", lw=1.5, label=args.peer_label)
     ax.set_xlabel("frames (millions)")
+    if ep[-1, 1] > ep[0, 1]:  # a wall-clock axis on top, from this run's own frames -> time mapping
+        fr, hr = ep[:, 0] / 1e6, ep[:, 1] / 3600
+        rate = (hr[-1] - hr[0]) / max(fr[-1] - fr[0], 1e-9)  # past this run's end: its mean pace, dashed off
+        fr = np.append(fr, fr[-1] + 1000.0)
+        hr = np.append(hr, hr[-1] + 1000.0 * rate)
+
+        def to_hours(x):
+            return np.interp(x, fr, hr)
+
+        def to_frames(h):
+            return np.interp(h, hr, fr)
+
+        top = ax.secondary_xaxis("top", functions=(to_hours, to_frames))
+        top.set_xlabel("training wall-clock (hours)")
     ax.set_ylabel("raw game score")
     meta = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
     hours = ep[-1, 1] / 3600
