@@ -1,0 +1,272 @@
+import keras
+import numpy as np
+import pytest
+
+from eac3_tf import saliency as sal
+from eac3_tf.config import ConvSpec, ModelConfig, ObsConfig
+from eac3_tf.model import build_model
+
+# --- tiny hand-set models -------------------------------------------------------------------------------
+
+
+def pixel_net(shape, weights: dict, value_weight: float = 0.0) -> keras.Model:
+    """frames -> /255 -> flatten -> logits (2): logit_0 = sum of weights[(row, col)] * pixel / 255, logit_1 = 0."""
+    inputs = keras.Input(shape, name="frames")
+    x = keras.layers.Flatten(name="flatten")(keras.layers.Rescaling(1.0 / 255.0, name="scale")(inputs))
+    logits = keras.layers.Dense(2, name="logits")(x)
+    value = keras.layers.Dense(1, name="value")(x)
+    model = keras.Model(inputs, [logits, value])
+    w = np.zeros((*shape, 2), np.float32)
+    for (r, c), v in weights.items():
+        w[r, c, :, 0] = v
+    size = int(np.prod(shape))
+    model.get_layer("logits").set_weights([w.reshape(size, 2), np.zeros(2, np.float32)])
+    model.get_layer("value").set_weights([np.full((size, 1), value_weight, np.float32), np.zeros(1, np.float32)])
+    return model
+
+
+def sigmoid(z: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-z)))
+
+
+# --- object_mass / pointing_game ------------------------------------------------------------------------
+
+
+def test_object_mass_is_the_share_of_the_maps_sum_inside_the_mask():
+    m = np.array([[1.0, 3.0], [0.0, 4.0]])
+    mask = np.array([[False, True], [False, False]])
+    assert sal.object_mass(m, mask) == pytest.approx(3 / 8)
+    assert sal.object_mass(np.ones((2, 2)), mask) == pytest.approx(mask.mean())  # flat map = area share
+    batch = sal.object_mass(np.stack([m, m]), np.stack([mask, ~mask]))
+    np.testing.assert_allclose(batch, [3 / 8, 5 / 8])
+
+
+def test_object_mass_of_an_empty_map_is_nan_not_zero():
+    assert np.isnan(sal.object_mass(np.zeros((2, 2)), np.ones((2, 2), bool)))
+
+
+def test_pointing_game_hits_when_the_maps_argmax_is_in_the_mask():
+    m = np.array([[1.0, 3.0], [0.0, 4.0]])  # max at (1, 1)
+    assert sal.pointing_game(m, np.array([[False, False], [False, True]])) is True
+    assert sal.pointing_game(m, np.array([[True, True], [True, False]])) is False
+    assert sal.pointing_game(np.zeros((2, 2)), np.ones((2, 2), bool)) is False  # points nowhere
+    hits = sal.pointing_game(np.stack([m, m]), np.stack([np.eye(2, dtype=bool), ~np.eye(2, dtype=bool)]))
+    assert hits.tolist() == [True, False]
+
+
+def test_pointing_game_tolerance_counts_a_max_next_to_the_mask():
+    m = np.zeros((3, 3))
+    m[0, 0] = 1.0
+    mask = np.zeros((3, 3), bool)
+    mask[1, 1] = True  # one diagonal step (Chebyshev 1) away from the max
+    assert sal.pointing_game(m, mask) is False
+    assert sal.pointing_game(m, mask, tolerance=1) is True
+
+
+# --- rank correlation -----------------------------------------------------------------------------------
+
+
+def test_rank_correlation_is_1_for_identical_and_minus_1_for_reversed_maps():
+    a = np.arange(12.0).reshape(3, 4) ** 2
+    assert sal.rank_correlation(a, a) == pytest.approx(1.0)
+    assert sal.rank_correlation(a, -a) == pytest.approx(-1.0)
+    assert sal.rank_correlation(a, np.sqrt(a)) == pytest.approx(1.0)  # only the order counts
+
+
+def test_rank_correlation_matches_spearmans_formula_and_averages_ties():
+    # ranks (1,2,3,4) vs (1,3,2,4): 1 - 6 * sum d^2 / (n (n^2 - 1)) = 1 - 6 * 2 / 60 = 0.8
+    assert sal.rank_correlation(np.array([[1, 2], [3, 4]]), np.array([[1, 3], [2, 4]])) == pytest.approx(0.8)
+    # tied maps: ranks (1.5, 1.5, 3, 4) against themselves stay perfectly correlated
+    tied = np.array([[0.0, 0.0], [0.5, 1.0]])
+    assert sal.rank_correlation(tied, tied) == pytest.approx(1.0)
+    assert np.isnan(sal.rank_correlation(np.zeros((2, 2)), tied))  # a constant map has no ranking
+    out = sal.rank_correlation(np.stack([tied, tied]), np.stack([tied, -tied]))
+    np.testing.assert_allclose(out, [1.0, -1.0])
+
+
+# --- deletion / insertion -------------------------------------------------------------------------------
+
+# A 4x4 frame whose top-left 2x2 block is lit (255); logit_0 = sum of that block / 255 = 4, logit_1 = 0,
+# so P(action 0) = sigmoid(4) = 0.982. With a "zero" baseline and 4 steps (4 pixels per step):
+#   a map ranking the block first  -> deletion (s4, .5, .5, .5, .5), insertion (.5, s4, s4, s4, s4)
+#   the reversed map               -> deletion (s4, s4, s4, s4, .5), insertion (.5, .5, .5, .5, s4)
+BLOCK = [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+def block_frame() -> np.ndarray:
+    x = np.zeros((4, 4, 1), np.uint8)
+    x[:2, :2] = 255
+    return x
+
+
+def block_map() -> np.ndarray:
+    m = np.arange(16, 0, -1, dtype=np.float32).reshape(4, 4) / 100  # distinct values, no ties
+    m[:2, :2] += 1.0
+    return m
+
+
+def test_deletion_of_the_pixels_that_matter_drops_the_probability_first():
+    model = pixel_net((4, 4, 1), {rc: 1.0 for rc in BLOCK})
+    s4 = sigmoid(4.0)
+    frames = np.repeat(block_frame()[None], 2, axis=0)
+    res = sal.deletion_insertion(model, frames, np.stack([block_map(), -block_map()]), action=0, steps=4,
+                                 baseline="zero")
+    np.testing.assert_allclose(res.fractions, [0, 0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(res.deletion, [[s4, .5, .5, .5, .5], [s4, s4, s4, s4, .5]], atol=1e-6)
+    np.testing.assert_allclose(res.insertion, [[.5, s4, s4, s4, s4], [.5, .5, .5, .5, s4]], atol=1e-6)
+    # trapezoids over steps of 0.25
+    np.testing.assert_allclose(res.deletion_auc, [0.25 * ((s4 + .5) / 2 + 1.5), 0.25 * (3 * s4 + (s4 + .5) / 2)],
+                               atol=1e-6)
+    np.testing.assert_allclose(res.insertion_auc, [0.25 * ((s4 + .5) / 2 + 3 * s4), 0.25 * (1.5 + (s4 + .5) / 2)],
+                               atol=1e-6)
+
+
+def test_deletion_with_a_blurred_baseline_still_ranks_the_right_map_first():
+    model = pixel_net((4, 4, 1), {rc: 1.0 for rc in BLOCK})
+    frames = np.repeat(block_frame()[None], 2, axis=0)
+    res = sal.deletion_insertion(model, frames, np.stack([block_map(), -block_map()]), action=[0, 0], steps=8)
+    assert res.deletion_auc[0] < res.deletion_auc[1]
+    assert res.insertion_auc[0] > res.insertion_auc[1]
+
+
+def test_deletion_rejects_maps_that_do_not_match_the_frames():
+    model = pixel_net((4, 4, 1), {(0, 0): 1.0})
+    with pytest.raises(ValueError, match=r"maps must have shape \(1, 4, 4\)"):
+        sal.deletion_insertion(model, block_frame()[None], np.zeros((1, 3, 3)), action=0)
+
+
+def test_salience_order_ranks_the_largest_value_first_and_is_a_permutation():
+    m = np.array([[[0.0, 0.0], [2.0, 1.0]]])
+    ranks = sal.salience_order(m)
+    assert ranks[0, 1, 0] == 0 and ranks[0, 1, 1] == 1
+    assert sorted(ranks.ravel().tolist()) == [0, 1, 2, 3]
+
+
+# --- perturbation saliency ------------------------------------------------------------------------------
+
+
+def checkerboard(n: int = 10) -> np.ndarray:
+    return ((np.add.outer(np.arange(n), np.arange(n)) % 2) * 255).astype(np.uint8)[..., None]
+
+
+def test_perturbation_saliency_peaks_at_the_only_pixel_the_policy_reads():
+    # Only pixel (7, 2) moves logit_0. With a mask per pixel (stride 1) of sigma 1, perturbing at (i, j)
+    # changes that pixel by M_ij(7, 2) * (blur - frame)(7, 2), so the score is proportional to
+    # exp(-d^2 / 2)^2 = exp(-d^2), d the distance to (7, 2): exactly that map after division by its max.
+    model = pixel_net((10, 10, 1), {(7, 2): 5.0})
+    maps = sal.perturbation_saliency(model, checkerboard()[None], patch=1.0, stride=1, sigma=1.0)
+    ii, jj = np.mgrid[:10, :10]
+    np.testing.assert_allclose(maps[0], np.exp(-((ii - 7) ** 2 + (jj - 2) ** 2)), atol=1e-4)
+
+
+def test_perturbation_grid_centres_land_where_the_bilinear_upsampling_puts_them():
+    # 10x10 with stride 5: a 2x2 grid of centres at rows/cols 2 and 7, and the pixel read, (7, 2), is one of
+    # them; the bilinear upsampling puts each grid value exactly on its centre (and holds it flat to the edge)
+    model = pixel_net((10, 10, 1), {(7, 2): 5.0})
+    maps = sal.perturbation_saliency(model, checkerboard()[None], patch=2.0, stride=5, sigma=1.0)
+    assert maps.shape == (1, 10, 10) and maps[0, 7, 2] == pytest.approx(1.0)
+    assert max(maps[0, 2, 2], maps[0, 2, 7], maps[0, 7, 7]) < 0.5
+
+
+def test_perturbation_targets_an_unused_action_or_value_give_zero_maps_not_nan():
+    model = pixel_net((10, 10, 1), {(7, 2): 5.0})  # logit_1 and the value never change
+    for target in (1, [1], "value"):
+        maps = sal.perturbation_saliency(model, checkerboard()[None], target=target, patch=1.0, stride=2, sigma=1.0)
+        assert not np.isnan(maps).any() and not maps.any()
+
+
+def test_perturbation_batches_give_the_same_maps_as_one_frame_at_a_time():
+    model = pixel_net((10, 10, 1), {(7, 2): 5.0, (1, 1): -3.0})
+    frames = np.stack([checkerboard(), 255 - checkerboard()])
+    together = sal.perturbation_saliency(model, frames, patch=1.0, stride=2, sigma=1.0, batch_size=7)
+    alone = np.concatenate([sal.perturbation_saliency(model, f[None], patch=1.0, stride=2, sigma=1.0) for f in frames])
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+
+
+def test_gaussian_blur_keeps_constants_and_never_mixes_channels():
+    x = np.zeros((1, 9, 9, 2), np.float32)
+    x[0, 4, 4, 0] = 100.0
+    y = sal.gaussian_blur(x, 1.0)
+    assert not y[..., 1].any()  # the other frame of the stack stays untouched
+    assert y[0, ..., 0].sum() == pytest.approx(100.0, rel=1e-3) and y[0, 4, 4, 0] == y[0, ..., 0].max()
+    np.testing.assert_allclose(sal.gaussian_blur(np.full((1, 5, 3, 1), 7.0), 4.0), 7.0, rtol=1e-5)  # sigma > size
+
+
+def test_blur_change_map_of_a_flat_frame_is_all_zero():
+    maps = sal.blur_change_map(np.full((2, 10, 10, 1), 80, np.uint8), patch=1.0, stride=2, sigma=1.0)
+    assert maps.shape == (2, 10, 10) and not maps.any()
+
+
+# --- cascading randomisation ----------------------------------------------------------------------------
+
+
+def tiny_cnn() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    cfg = ModelConfig(name="tiny", obs=ObsConfig(grayscale=True, stack=1), convs=(ConvSpec(8, 3),), dense=16)
+    return build_model((8, 8, 1), 3, cfg)
+
+
+def test_reinitialise_layer_redraws_from_the_layers_own_initializers():
+    inputs = keras.Input((3,))
+    out = keras.layers.Dense(2, kernel_initializer=keras.initializers.Constant(3.0), name="d")(inputs)
+    model = keras.Model(inputs, out)
+    model.get_layer("d").set_weights([np.zeros((3, 2), np.float32), np.ones(2, np.float32)])
+    sal.reinitialise_layer(model.get_layer("d"), seed=0)
+    kernel, bias = model.get_layer("d").get_weights()
+    assert np.all(kernel == 3.0) and np.all(bias == 0.0)  # Constant(3) kernel, zeros bias
+
+
+def test_cascading_randomisation_decorrelates_maps_and_leaves_the_model_alone():
+    model = tiny_cnn()
+    before = [w.copy() for w in model.get_weights()]
+    rng = np.random.default_rng(0)
+    frames = np.zeros((6, 8, 8, 1), np.uint8)
+    for f in frames:  # a few lit pixels per frame
+        f[tuple(rng.integers(0, 8, size=(2, 3)))] = 255
+    stages = [("logits", "value"), "hidden", "conv1"]
+    res = sal.cascading_randomization(model, frames, stages, seed=0)
+    assert res.stages == ["logits+value", "hidden", "conv1"]
+    assert res.maps.shape == (3, 6, 8, 8) and res.correlations.shape == (3, 6)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
+    assert np.nanmean(res.correlations[-1]) < 0.9  # everything random: the maps no longer follow the model
+    again = sal.cascading_randomization(model, frames, stages, seed=0)
+    np.testing.assert_array_equal(again.correlations, res.correlations)  # seeded
+
+
+# --- Pong colour masks ----------------------------------------------------------------------------------
+
+
+def synthetic_pong_screen() -> tuple[np.ndarray, dict]:
+    screen = np.zeros((210, 160, 3), np.uint8)
+    screen[:] = (144, 72, 17)  # background
+    screen[24:34] = screen[194:] = sal.PONG_COLOURS["ball"]  # walls: the ball's white, outside the play area
+    screen[1:20, 20:40] = sal.PONG_COLOURS["opponent"]  # score digits above the play area
+    screen[1:20, 100:120] = sal.PONG_COLOURS["agent"]
+    planted = {name: np.zeros((160, 160), bool) for name in ("ball", "agent", "opponent")}
+    for name, rows, cols in (("ball", slice(101, 105), slice(81, 83)), ("agent", slice(50, 66), slice(140, 144)),
+                             ("opponent", slice(120, 136), slice(16, 20))):
+        screen[rows, cols] = sal.PONG_COLOURS[name]
+        planted[name][rows.start - 34:rows.stop - 34, cols] = True
+    screen[100, 60] = (236, 236, 235)  # near-white but not the ball's colour
+    return screen, planted
+
+
+def test_pong_masks_find_exactly_the_planted_objects():
+    screen, planted = synthetic_pong_screen()
+    masks = sal.pong_object_masks(screen)
+    for name, expected in planted.items():
+        assert masks[name].shape == (1, 160, 160)
+        np.testing.assert_array_equal(masks[name][0], expected, err_msg=name)
+    np.testing.assert_array_equal(masks["objects"][0], planted["ball"] | planted["agent"] | planted["opponent"])
+    assert sal.pong_object_masks(screen, tolerance=1)["ball"][0, 100 - 34, 60]  # within tolerance
+
+
+def test_downsampled_mask_marks_every_block_the_object_touches():
+    _, planted = synthetic_pong_screen()
+    small = sal.downsample_mask(planted["ball"], (80, 80))
+    # the ball covers play rows 67..70 and columns 81..82 -> cells rows 33..35, columns 40..41
+    expected = np.zeros((80, 80), bool)
+    expected[33:36, 40:42] = True
+    np.testing.assert_array_equal(small, expected)
+    with pytest.raises(ValueError, match="whole multiple"):
+        sal.downsample_mask(planted["ball"], (70, 70))

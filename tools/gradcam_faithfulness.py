@@ -1,0 +1,441 @@
+"""Is Grad-CAM faithful? Deletion/insertion, randomisation and object checks on Pong and on the Catch toy.
+
+Usage:
+    python tools/gradcam_faithfulness.py --checkpoint runs/pong_fast [--frames 500] [--seed 0]
+        [--out results/gradcam/faithfulness] [--toy_checkpoint runs/catch]
+
+Pong: `--frames` agent steps are played by the checkpoint's policy (sampled actions) in one
+`AtariBatchEnv` (the checkpoint's env settings, seed `--seed`; policy RNG seed `--seed`); every model
+input seen is one frame. Catch: an agent is trained as tests/test_learning.py trains one (100k frames,
+2 workers, 16 envs each, lr 2e-3, seed `--seed`), or loaded from `--toy_checkpoint`, and plays
+`--toy_frames` steps in 16 games (seed `--seed`).
+
+On both, four maps per frame: Grad-CAM of the greedy action (last conv layer, before its pool),
+perturbation saliency (Greydanus et al. 2018, all logits: 0.5 ||logits(I) - logits(phi)||^2), the
+model-free "blur_change" map (the same perturbations scored by how much they change the input; what the
+image alone shows) and a uniform random map (seed `--seed` + 1). They are scored by:
+* deletion / insertion AUC of the greedy action's probability (20 steps; baseline: the frame blurred
+  with a Gaussian of sigma 5 px, spatial axes only): deletion lower is better, insertion higher;
+* cascading randomisation (Adebayo et al. 2018): Spearman correlation of the maps of copies whose layers
+  are re-initialised from their own initializers from the top (logits+value, hidden, conv2, conv1), the
+  target fixed to the trained model's greedy action; and each map's Spearman correlation with blur_change;
+* Pong: the share of each map's mass on the ball and both paddles (colour masks of the screens, any
+  pixel of a 2x2 block) against their share of the area; "stack" masks are the union over the 4 screens
+  the model input stacks, "current" the newest screen only; pointing game on the same masks, exact and
+  within one Grad-CAM cell (8 px for the fast preset);
+* Catch: pointing game (hit = the map's argmax is on the ball OR the paddle cell, exact and within one
+  cell; ball-only and paddle-only rates too) and object mass.
+
+Writes OUT.json and OUT.md (each through a temp file and os.replace) and prints the Markdown.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from eac3_tf import checkpoint  # noqa: E402
+from eac3_tf import saliency as sal  # noqa: E402
+
+STEPS = 20  # deletion / insertion steps
+BLUR_SIGMA = 5.0  # deletion / insertion baseline blur, pixels
+CHUNK = 16  # frames per call in the long loops (progress granularity)
+METHODS = ("gradcam", "perturbation", "blur_change", "random")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--checkpoint", required=True, help="Pong run logdir, ckpt-* folder or its model.keras")
+    p.add_argument("--frames", type=int, default=500, help="Pong agent steps to record (one frame each)")
+    p.add_argument("--seed", type=int, default=0, help="env, policy, toy training and random-map seed")
+    p.add_argument("--out", default="results/gradcam/faithfulness", help="output path without extension")
+    p.add_argument("--toy_checkpoint", default=None, help="a trained Catch checkpoint (else one is trained)")
+    p.add_argument("--toy_frames", type=int, default=500, help="Catch frames to record")
+    p.add_argument("--cascade_frames", type=int, default=100,
+                   help="frames for the perturbation maps' randomisation check (Grad-CAM uses all)")
+    args = p.parse_args(argv)
+    for name in ("frames", "toy_frames", "cascade_frames"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    return args
+
+
+# --- recording ------------------------------------------------------------------------------------------
+
+
+def record_pong(model, meta: dict, steps: int, seed: int):
+    """Play `steps` agent steps; return the model inputs [T, H, W, C] and two object masks per input at
+    play-area resolution [T, 160, 160]: objects on any of the screens its stack holds (an episode's first
+    screen fills the stack, as FrameStack does) and on the newest screen only."""
+    from eac3_tf.config import PRESETS, EnvConfig
+    from eac3_tf.envs import AtariBatchEnv
+    from eac3_tf.policy import sample_actions
+
+    obs_cfg = PRESETS[meta["preset"]].obs
+    rows = (obs_cfg.crop_top, obs_cfg.crop_bottom)
+    env = AtariBatchEnv(EnvConfig(**meta["env"]), obs_cfg, 1)
+    rng = np.random.default_rng(seed)
+
+    def objects() -> np.ndarray:
+        return sal.pong_object_masks(env.last_screens, rows)["objects"][0]
+
+    obs = env.reset(seed)
+    stack = deque([objects()] * obs_cfg.stack, maxlen=obs_cfg.stack)
+    frames, in_stack, current = [], [], []
+    for _ in tqdm(range(steps), desc="pong: play", leave=False):
+        frames.append(obs[0])
+        in_stack.append(np.any(stack, axis=0))
+        current.append(stack[-1])
+        obs, _, done, _ = env.step(sample_actions(sal.policy_logits(model, obs), rng))
+        stack.extend([objects()] * (obs_cfg.stack if done[0] else 1))
+    env.close()
+    return np.stack(frames), {"stack": np.stack(in_stack), "current": np.stack(current)}
+
+
+def train_toy(seed: int, logdir: Path):
+    """A Catch agent trained exactly as tests/test_learning.py trains one."""
+    import tensorflow as tf
+
+    from eac3_tf.config import A3CConfig, RunConfig
+    from eac3_tf.model import build_model
+    from eac3_tf.toy import CatchBatchEnv, toy_model_config
+    from eac3_tf.train import train
+
+    tf.keras.utils.set_random_seed(seed)
+    cfg = toy_model_config()
+    run = RunConfig(frames=100_000, workers=2, logdir=str(logdir), seed=seed, checkpoint_every=50_000, log_every=60)
+    result = train(lambda i: CatchBatchEnv(16), lambda: build_model((10, 5, 1), 3, cfg),
+                   A3CConfig(envs_per_worker=16, learning_rate=2e-3), run, {"game": "catch", "preset": "toy"},
+                   log=lambda s: None)
+    return checkpoint.load(result.checkpoint, with_optimizer=False)
+
+
+def record_toy(model, steps: int, seed: int) -> tuple[np.ndarray, float]:
+    """Frames [steps, 10, 5, 1] of 16 Catch games played by the model's sampled actions, and the mean return."""
+    from eac3_tf.policy import sample_actions
+    from eac3_tf.toy import CatchBatchEnv
+
+    env = CatchBatchEnv(16)
+    rng = np.random.default_rng(seed)
+    obs = env.reset(seed)
+    frames, returns = [], []
+    while len(frames) * 16 < steps:
+        frames.append(obs)
+        obs, rewards, dones, _ = env.step(sample_actions(sal.policy_logits(model, obs), rng))
+        returns += rewards[dones].tolist()
+    return np.concatenate(frames)[:steps], float(np.mean(returns)) if returns else float("nan")
+
+
+def catch_object_masks(frames: np.ndarray) -> dict[str, np.ndarray]:
+    """Ball and paddle cells of Catch frames [N, rows, cols, 1]: lit pixels above / on the bottom row."""
+    lit = frames[..., 0] == 255
+    ball, paddle = lit.copy(), lit.copy()
+    ball[:, -1] = False
+    paddle[:, :-1] = False
+    return {"ball": ball, "paddle": paddle, "objects": ball | paddle}
+
+
+# --- measuring ------------------------------------------------------------------------------------------
+
+
+def stats(x) -> dict:
+    x = np.asarray(x, np.float64)
+    ok = x[np.isfinite(x)]
+    return {"mean": float(ok.mean()) if len(ok) else None, "std": float(ok.std()) if len(ok) else None,
+            "n": int(len(ok)), "undefined": int(len(x) - len(ok))}
+
+
+def chunked(fn, n: int, desc: str):
+    """Concatenate fn(slice) over chunks of CHUNK frames, with a progress bar."""
+    return np.concatenate([fn(slice(i, i + CHUNK)) for i in tqdm(range(0, n, CHUNK), desc=desc, leave=False)])
+
+
+def compute_maps(model, frames, seed: int, pert_kwargs: dict, timings: dict, tag: str) -> dict:
+    from eac3_tf.gradcam import grad_cam
+
+    n = len(frames)
+    maps = {}
+    t = time.perf_counter()
+    maps["gradcam"] = chunked(lambda s: grad_cam(model, frames[s]), n, f"{tag}: grad-cam")
+    timings["gradcam"] = time.perf_counter() - t
+    t = time.perf_counter()
+    maps["perturbation"] = chunked(lambda s: sal.perturbation_saliency(model, frames[s], **pert_kwargs), n,
+                                   f"{tag}: perturbation")
+    timings["perturbation"] = time.perf_counter() - t
+    maps["blur_change"] = sal.blur_change_map(frames, **pert_kwargs)
+    maps["random"] = np.random.default_rng(seed + 1).random(maps["gradcam"].shape).astype(np.float32)
+    return maps
+
+
+def deletion_insertion_all(model, frames, maps: dict, actions, seed: int, timings: dict, tag: str) -> dict:
+    out = {}
+    t = time.perf_counter()
+    for name, m in maps.items():
+        curves = [sal.deletion_insertion(model, frames[s], m[s], actions[s], steps=STEPS, baseline="blur",
+                                         blur_sigma=BLUR_SIGMA, seed=seed)
+                  for s in (slice(i, i + CHUNK) for i in tqdm(range(0, len(frames), CHUNK),
+                                                             desc=f"{tag}: deletion/insertion {name}", leave=False))]
+        deletion = np.concatenate([c.deletion for c in curves])
+        insertion = np.concatenate([c.insertion for c in curves])
+        out[name] = {"deletion_auc": stats(np.concatenate([c.deletion_auc for c in curves])),
+                     "insertion_auc": stats(np.concatenate([c.insertion_auc for c in curves])),
+                     "deletion_curve_mean": deletion.mean(0).round(5).tolist(),
+                     "insertion_curve_mean": insertion.mean(0).round(5).tolist()}
+    out["fractions"] = curves[0].fractions.round(5).tolist()
+    timings["deletion_insertion"] = time.perf_counter() - t
+    return out
+
+
+def randomization_stages(model) -> list:
+    """[("logits", "value"), "hidden", "convK", ..., "conv1"]: the E-A3C layers from the top."""
+    names = [layer.name for layer in model.layers if layer.weights]
+    heads = tuple(n for n in names if n in ("logits", "value"))
+    return [heads, *[n for n in reversed(names) if n not in heads]]
+
+
+def cascade(model, frames, stages, seed: int, map_fn, chunk: int, desc: str) -> dict:
+    """Cascading randomisation in chunks of frames (for a progress bar). The re-initialisations are seeded,
+    so every chunk sees the same randomised weights: the result equals one call on all frames."""
+    names, corr = None, []
+    for i in tqdm(range(0, len(frames), chunk), desc=desc, leave=False):
+        res = sal.cascading_randomization(model, frames[i:i + chunk], stages, map_fn=map_fn, seed=seed)
+        names = res.stages
+        corr.append(res.correlations)
+    corr = np.concatenate(corr, axis=1)
+    return {"frames": len(frames), "stages": names, "spearman": [stats(c) for c in corr]}
+
+
+def randomization_all(model, frames, cascade_n: int, seed: int, pert_kwargs: dict, timings: dict,
+                      tag: str) -> dict:
+    stages = randomization_stages(model)
+    out = {}
+    t = time.perf_counter()
+    out["gradcam"] = cascade(model, frames, stages, seed, None, 128, f"{tag}: randomisation grad-cam")
+    timings["randomization_gradcam"] = time.perf_counter() - t
+    t = time.perf_counter()
+    out["perturbation"] = cascade(model, frames[:cascade_n], stages, seed,
+                                  lambda m, f, a: sal.perturbation_saliency(m, f, **pert_kwargs), CHUNK,
+                                  f"{tag}: randomisation perturbation")
+    timings["randomization_perturbation"] = time.perf_counter() - t
+    return out
+
+
+def mass_and_pointing(maps: dict, masks: np.ndarray, tolerance: int) -> dict:
+    area = masks.mean(axis=(1, 2))
+    out = {"area_share": stats(area), "pointing_tolerance_cells": tolerance}
+    for name, m in maps.items():
+        mass = sal.object_mass(m, masks)
+        out[name] = {"mass": stats(mass), "ratio": float(np.nanmean(mass) / area.mean()) if area.mean() > 0 else None,
+                     "pointing": float(np.mean(sal.pointing_game(m, masks))),
+                     "pointing_tolerant": float(np.mean(sal.pointing_game(m, masks, tolerance)))}
+    return out
+
+
+def evaluate(model, frames, pert_kwargs: dict, args, timings: dict, tag: str) -> tuple[dict, dict]:
+    """The measures both tasks share; returns (result, maps)."""
+    from eac3_tf.gradcam import grad_cam_raw
+
+    actions = sal.policy_logits(model, frames).argmax(-1)
+    maps = compute_maps(model, frames, args.seed, pert_kwargs, timings, tag)
+    cell = frames.shape[1] // grad_cam_raw(model, frames[:1]).shape[1]  # input pixels per Grad-CAM cell
+    result = {"frames": len(frames), "perturbation": pert_kwargs, "gradcam_cell_px": int(cell),
+              "greedy_action_counts": np.bincount(actions).tolist()}
+    result["deletion_insertion"] = deletion_insertion_all(model, frames, maps, actions, args.seed, timings, tag)
+    result["randomization"] = randomization_all(model, frames, args.cascade_frames, args.seed, pert_kwargs, timings,
+                                                tag)
+    result["spearman_with_blur_change"] = {name: stats(sal.rank_correlation(maps[name], maps["blur_change"]))
+                                           for name in ("gradcam", "perturbation", "random")}
+    return result, maps
+
+
+def run_pong(args, timings: dict) -> dict:
+    t0 = time.perf_counter()
+    ckpt = checkpoint.load(checkpoint.resolve(args.checkpoint), with_optimizer=False)
+    model, meta = ckpt.model, ckpt.state["meta"]
+    t = time.perf_counter()
+    frames, object_masks = record_pong(model, meta, args.frames, args.seed)
+    timings["record"] = time.perf_counter() - t
+    h, w = frames.shape[1:3]
+    result, maps = evaluate(model, frames, {"patch": 5.0, "stride": 5, "sigma": 3.0}, args, timings, "pong")
+    result = {"checkpoint": str(ckpt.path), "game": meta["game"], "preset": meta["preset"],
+              "frames_trained": int(ckpt.state["frames"]), "env": meta["env"], **result}
+    t = time.perf_counter()
+    result["objects"] = {which: mass_and_pointing(maps, sal.downsample_mask(m, (h, w)), result["gradcam_cell_px"])
+                         for which, m in object_masks.items()}
+    timings["objects"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    result["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    result["seconds_per_frame"] = round(timings["total"] / len(frames), 4)
+    return result
+
+
+def run_toy(args, timings: dict) -> dict:
+    t0 = time.perf_counter()
+    if args.toy_checkpoint:
+        ckpt = checkpoint.load(checkpoint.resolve(args.toy_checkpoint), with_optimizer=False)
+    else:
+        with tempfile.TemporaryDirectory(prefix="catch_") as logdir:
+            ckpt = train_toy(args.seed, Path(logdir))
+    timings["train_or_load"] = time.perf_counter() - t0
+    model = ckpt.model
+    t = time.perf_counter()
+    frames, mean_return = record_toy(model, args.toy_frames, args.seed)
+    timings["record"] = time.perf_counter() - t
+    # 10x5 frames with one-pixel objects: a perturbation per cell, a one-cell mask and blur
+    result, maps = evaluate(model, frames, {"patch": 1.0, "stride": 1, "sigma": 1.0}, args, timings, "toy")
+    result = {"checkpoint": str(ckpt.path) if args.toy_checkpoint else "trained here (tests/test_learning.py settings)",
+              "frames_trained": int(ckpt.state["frames"]), "mean_return_while_recording": mean_return, **result}
+    masks = catch_object_masks(frames)
+    tol = result["gradcam_cell_px"]  # 1: one cell, the 3x3 conv's receptive-field radius
+    result["objects"] = mass_and_pointing(maps, masks["objects"], tol)
+    result["pointing_by_object"] = {
+        name: {f"{obj}{suffix}": float(np.mean(sal.pointing_game(m, masks[obj], t)))
+               for obj in ("ball", "paddle") for suffix, t in (("", 0), ("_tolerant", tol))}
+        for name, m in maps.items()}
+    timings["total"] = time.perf_counter() - t0
+    result["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    result["seconds_per_frame_excluding_training"] = round((timings["total"] - timings["train_or_load"]) / len(frames),
+                                                           4)
+    return result
+
+
+# --- reporting ------------------------------------------------------------------------------------------
+
+
+def pm(s: dict, digits: int = 3) -> str:
+    if s["mean"] is None:
+        return "n/a"
+    text = f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+    return text + (f" ({s['undefined']} undefined)" if s.get("undefined") else "")
+
+
+def markdown(report: dict) -> str:
+    pong, toy, st = report["pong"], report["toy"], report["settings"]
+    pp, tp = pong["perturbation"], toy["perturbation"]
+    lines = ["# Grad-CAM faithfulness", "",
+             f"Pong: `{pong['checkpoint']}` ({pong['frames_trained']:,} frames trained), {pong['frames']} frames "
+             f"recorded with the sampled policy, seed {st['seed']}. Catch: {toy['checkpoint']} "
+             f"({toy['frames_trained']:,} frames trained), {toy['frames']} frames, mean return while recording "
+             f"{toy['mean_return_while_recording']:.2f}.", "",
+             "Maps: `gradcam` of the greedy action (last conv, before its pool); `perturbation` saliency "
+             f"(Greydanus et al. 2018, all logits; patch/stride/blur sigma Pong {pp['patch']:g}/{pp['stride']}/"
+             f"{pp['sigma']:g} px, Catch {tp['patch']:g}/{tp['stride']}/{tp['sigma']:g}); `blur_change`, the same "
+             "perturbations scored by how much they change the input (no model: what the image alone shows); "
+             f"`random`, uniform noise. Deletion/insertion: probability of the greedy action, {st['steps']} steps, "
+             f"baseline = the frame blurred with sigma {st['blur_sigma']:g} px; mean ± std over frames.", ""]
+    for task, res in (("Pong", pong), ("Catch", toy)):
+        lines += [f"## {task}: deletion / insertion AUC", "",
+                  "| map | deletion AUC (lower is better) | insertion AUC (higher is better) |", "|---|---|---|"]
+        for name in METHODS:
+            d = res["deletion_insertion"][name]
+            lines.append(f"| {name} | {pm(d['deletion_auc'])} | {pm(d['insertion_auc'])} |")
+        stages = res["randomization"]["gradcam"]["stages"]
+        lines += ["", f"## {task}: cascading randomisation (Spearman with the trained model's maps)", "",
+                  "| map (frames) | " + " | ".join(f"+{s}" for s in stages) + " | Spearman with blur_change |",
+                  "|---|" + "---|" * (len(stages) + 1)]
+        for name in ("gradcam", "perturbation"):
+            r = res["randomization"][name]
+            lines.append(f"| {name} ({r['frames']}) | " + " | ".join(pm(s, 2) for s in r["spearman"])
+                         + f" | {pm(res['spearman_with_blur_change'][name], 2)} |")
+        lines.append("")
+    tol = pong["objects"]["stack"]["pointing_tolerance_cells"]
+    lines += ["## Pong: map mass on the ball and both paddles", "",
+              f"| masks | object area share | map | mass on objects | mass / area | pointing | pointing ±{tol} px |",
+              "|---|---|---|---|---|---|---|"]
+    for which in ("stack", "current"):
+        o = pong["objects"][which]
+        for name in METHODS:
+            ratio = "n/a" if o[name]["ratio"] is None else f"{o[name]['ratio']:.1f}x"
+            lines.append(f"| {which} | {pm(o['area_share'], 4)} | {name} | {pm(o[name]['mass'])} | {ratio} | "
+                         f"{o[name]['pointing']:.1%} | {o[name]['pointing_tolerant']:.1%} |")
+    ttol = toy["objects"]["pointing_tolerance_cells"]
+    lines += ["", "`stack`: objects on any of the 4 screens the input stacks; `current`: the newest screen only. "
+              f"±{tol} px: within one Grad-CAM cell of an object (Chebyshev distance on the 80x80 input).", "",
+              "## Catch: pointing game and object mass", "",
+              f"Hit = the map's argmax is on the ball or the paddle cell; ±{ttol}: within {ttol} cell(s), one "
+              "Grad-CAM cell (for the toy net also the 3x3 conv's receptive-field radius). The random row is chance.",
+              "",
+              f"| map | ball or paddle | ±{ttol} | ball | ball ±{ttol} | paddle | paddle ±{ttol} | mass on objects "
+              "| mass / area |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name in METHODS:
+        o, p = toy["objects"][name], toy["pointing_by_object"][name]
+        ratio = "n/a" if o["ratio"] is None else f"{o['ratio']:.1f}x"
+        lines.append(f"| {name} | {o['pointing']:.1%} | {o['pointing_tolerant']:.1%} | {p['ball']:.1%} | "
+                     f"{p['ball_tolerant']:.1%} | {p['paddle']:.1%} | {p['paddle_tolerant']:.1%} | "
+                     f"{pm(o['mass'])} | {ratio} |")
+    keys = sorted(set(pong["timings_s"]) | set(toy["timings_s"]))
+    lines += ["", f"Catch object area share: {pm(toy['objects']['area_share'], 3)}.", "",
+              "## Timings (seconds)", "", "| task | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for task, res in (("Pong", pong), ("Catch", toy)):
+        lines.append(f"| {task} | " + " | ".join(f"{res['timings_s'][k]:.1f}" if k in res["timings_s"] else "–"
+                                                 for k in keys) + " |")
+    lines += ["", f"Pong: {pong['seconds_per_frame']:.3f} s per frame in all; Catch: "
+              f"{toy['seconds_per_frame_excluding_training']:.4f} s per frame excluding training. "
+              f"Command: `{st['command']}`", ""]
+    return "\n".join(lines)
+
+
+def finite(x):
+    """JSON without NaN: NaN and infinities become null."""
+    if isinstance(x, dict):
+        return {k: finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite(v) for v in x]
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
+
+
+def atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        checkpoint.resolve(args.checkpoint)
+        if args.toy_checkpoint:
+            checkpoint.resolve(args.toy_checkpoint)
+    except checkpoint.CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(args.seed)
+    settings = {"seed": args.seed, "steps": STEPS, "blur_sigma": BLUR_SIGMA, "baseline": "blur",
+                "command": "python tools/gradcam_faithfulness.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+    pong_t, toy_t = {}, {}
+    report = {"settings": settings, "pong": run_pong(args, pong_t), "toy": run_toy(args, toy_t)}
+    text = markdown(report)
+    json_path, md_path = Path(f"{out}.json"), Path(f"{out}.md")
+    atomic_write(json_path, json.dumps(finite(report), indent=2) + "\n")
+    atomic_write(md_path, text)
+    print(text)
+    print(f"wrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
