@@ -1,8 +1,9 @@
 """Batched game environments that yield preprocessed, stacked observations.
 
-Training and evaluation both get their games here, so they see identical model inputs. ALE games run
-in ale-py's `AtariVectorEnv`, which steps its emulators in C++ threads without holding the GIL; the raw
-RGB screens it returns go through `eac3_tf.preprocess`, the one frame transform.
+Training, evaluation, Grad-CAM recording and the edge player all get their games here, so they see
+identical model inputs. ALE games run in ale-py's C++ vector interface, which steps its emulators in
+threads without holding the GIL; the raw RGB screens it returns go through `eac3_tf.preprocess`, the
+one frame transform. Only numpy, ale-py and eac3_tf's numpy modules are imported (no gymnasium, no TF).
 
 Every env here follows the same small contract (`BatchEnv`), so workers can be handed a toy game in
 tests: `reset(seed) -> obs`, `step(actions) -> (obs, rewards, dones, raw_done_info)`. Episodes reset
@@ -56,55 +57,67 @@ def game_id(name: str) -> str:
 
 
 class AtariBatchEnv:
-    """N ALE games stepped in C++ threads, observed through the one preprocessing transform."""
+    """N ALE games stepped in C++ threads, observed through the one preprocessing transform.
+
+    It drives ale-py's C++ `ALEVectorInterface` directly, with the settings `ale_py.AtariVectorEnv`
+    would pass it, because AtariVectorEnv imports gymnasium and the edge player (which uses this
+    class too) must run without it; a test checks both give bit-identical observations.
+    """
 
     def __init__(self, env: EnvConfig, obs: ObsConfig, num_envs: int, num_threads: int = 0) -> None:
         """Create `num_envs` copies of `env.game`; `num_threads` 0 lets ale-py choose."""
-        from ale_py.vector_env import AtariVectorEnv
+        from ale_py import roms
+
+        try:
+            from ale_py import ALEVectorInterface
+        except ImportError:  # ale_py exports it only when gymnasium is installed
+            from ale_py._ale_py import ALEVectorInterface
 
         self.num_envs = num_envs
         self.obs_config = obs
         self.obs_shape = obs.shape
         self.frames_per_step = env.frameskip
-        self._vec = AtariVectorEnv(
-            game=game_id(env.game),
+        self._ale = ALEVectorInterface(
+            rom_path=str(roms.get_rom_path(game_id(env.game))),
             num_envs=num_envs,
-            num_threads=num_threads,
-            frameskip=env.frameskip,
-            repeat_action_probability=env.repeat_action_probability,
-            noop_max=env.noop_max,
-            max_num_frames_per_episode=env.max_episode_frames,
-            full_action_space=env.full_action_space,
+            frame_skip=env.frameskip,
+            stack_num=1,
             img_height=210,  # raw screens: eac3_tf.preprocess does the rest
             img_width=160,
             grayscale=False,
-            stack_num=1,
             maxpool=True,  # max over the last two frames of a skip, against Atari sprite flicker
-            reward_clipping=False,  # raw scores; the learner clips its own copy
+            noop_max=env.noop_max,
+            use_fire_reset=True,  # press FIRE after reset in games that need it (AtariVectorEnv's default)
             episodic_life=False,  # an episode is a full game
+            life_loss_info=False,
+            reward_clipping=False,  # raw scores; the learner clips its own copy
+            max_episode_steps=env.max_episode_frames,
+            repeat_action_probability=env.repeat_action_probability,
+            full_action_space=env.full_action_space,
+            batch_size=0,
+            num_threads=num_threads,
+            thread_affinity_offset=-1,
             autoreset_mode="SameStep",
         )
-        self.num_actions = int(self._vec.single_action_space.n)
+        self.num_actions = len(self._ale.get_action_set())
         self._stack = FrameStack(num_envs, obs)
-
-    def screens(self, raw_obs: np.ndarray) -> np.ndarray:
-        """The RGB screens (N, 210, 160, 3) inside ale-py's (N, 1, 210, 160, 3) observation."""
-        return raw_obs[:, 0]
+        self._paddle = np.ones(num_envs, dtype=np.float32)  # paddle strength, unused by discrete actions
 
     def reset(self, seed: int) -> np.ndarray:
-        """Start all envs from `seed`; return stacked observations."""
-        raw, _ = self._vec.reset(seed=seed)
-        self.last_screens = self.screens(raw)
+        """Start all envs (env i from seed + i); return stacked observations."""
+        raw, _ = self._ale.reset(np.arange(self.num_envs), np.arange(seed, seed + self.num_envs))
+        self.last_screens = raw[:, 0]  # (N, 210, 160, 3) RGB
         return self._stack.reset(preprocess(self.last_screens, self.obs_config))
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Advance one agent step (see the module docstring for the autoreset contract)."""
-        raw, rewards, terminated, truncated, _ = self._vec.step(np.asarray(actions, dtype=np.int64))
+        self._ale.send(np.asarray(actions, dtype=np.int64), self._paddle)
+        raw, rewards, terminated, truncated, _ = self._ale.recv()
         dones = np.logical_or(terminated, truncated)
-        self.last_screens = self.screens(raw)
+        self.last_screens = raw[:, 0]
         obs = self._stack.push(preprocess(self.last_screens, self.obs_config), new_episode=dones)
         return obs, rewards.astype(np.float32), dones, np.asarray(truncated, dtype=bool)
 
     def close(self) -> None:
-        """Stop the emulator threads."""
-        self._vec.close()
+        """Free the emulators."""
+        self._ale = None

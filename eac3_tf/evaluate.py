@@ -154,7 +154,7 @@ def main() -> int:
     report = {
         "game": env_cfg.game, "preset": meta["preset"], "checkpoint": str(path), "frames_trained": frames,
         **summary,
-        "protocol": {"name": f.protocol, "env": "ale_py AtariVectorEnv (ALE v5 settings)",
+        "protocol": {"name": f.protocol, "env": "ale-py vector interface, AtariVectorEnv settings",
                      "frameskip": env_cfg.frameskip, "max_pool_last_two_frames": True,
                      "repeat_action_probability": env_cfg.repeat_action_probability,
                      "noop_max": env_cfg.noop_max, "max_episode_frames": env_cfg.max_episode_frames,

@@ -50,3 +50,33 @@ def test_envs_of_one_seed_replay_identically():
         return np.stack(out)
 
     np.testing.assert_array_equal(roll(7), roll(7))
+
+
+def test_the_direct_emulator_interface_matches_ale_pys_atari_vector_env():
+    """AtariBatchEnv drives ale-py's C++ interface itself (AtariVectorEnv needs gymnasium, the player may not
+    have it); same seed and actions must give AtariVectorEnv's screens, rewards and episode ends, across
+    autoresets: a 200-frame cap ends an episode every 50 agent steps."""
+    from ale_py.vector_env import AtariVectorEnv
+
+    cfg = EnvConfig(game="pong", max_episode_frames=200)
+    ours = AtariBatchEnv(cfg, PRESETS["fast"].obs, 2, num_threads=1)
+    ref = AtariVectorEnv(game="pong", num_envs=2, num_threads=1, frameskip=4, repeat_action_probability=0.25,
+                         noop_max=0, max_num_frames_per_episode=200, img_height=210, img_width=160, grayscale=False,
+                         stack_num=1, maxpool=True, reward_clipping=False, episodic_life=False,
+                         autoreset_mode="SameStep")
+    ours.reset(seed=7)
+    raw, _ = ref.reset(seed=7)
+    np.testing.assert_array_equal(ours.last_screens, raw[:, 0])
+    rng = np.random.default_rng(0)
+    ends = 0
+    for _ in range(120):
+        actions = rng.integers(0, 6, 2)
+        _, r, d, _ = ours.step(actions)
+        raw, r_ref, term, trunc, _ = ref.step(actions.astype(np.int64))
+        np.testing.assert_array_equal(ours.last_screens, raw[:, 0])
+        np.testing.assert_array_equal(r, r_ref)
+        np.testing.assert_array_equal(d, term | trunc)
+        ends += int(d.sum())
+    assert ends == 4  # two envs, episodes ended at steps 50 and 100
+    ours.close()
+    ref.close()
