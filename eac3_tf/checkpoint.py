@@ -38,7 +38,8 @@ class Checkpoint:
     state: dict
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -82,7 +83,7 @@ def save(root: Path, model, optimizer_vars: list[np.ndarray], state: dict, keep:
             np.savez(f, *optimizer_vars)
         with open(tmp / "state.json", "w") as f:
             json.dump(state, f, indent=2, sort_keys=True)
-        manifest = {name: {"sha256": _sha256(tmp / name), "bytes": (tmp / name).stat().st_size} for name in FILES}
+        manifest = {name: {"sha256": sha256(tmp / name), "bytes": (tmp / name).stat().st_size} for name in FILES}
         with open(tmp / "manifest.json", "w") as f:
             json.dump(manifest, f, indent=2, sort_keys=True)
         for name in (*FILES, "manifest.json"):
@@ -123,12 +124,24 @@ def verify(path: Path) -> dict:
         file = path / name
         if not isinstance(entry, dict) or not file.is_file():
             raise CheckpointError(f"checkpoint {path} is incomplete: {name} is missing")
-        if _sha256(file) != entry.get("sha256"):
+        if sha256(file) != entry.get("sha256"):
             raise CheckpointError(f"checkpoint {path} is damaged: {name} does not match its sha256 in manifest.json")
     try:
         return json.loads((path / "state.json").read_text())
     except ValueError as exc:
         raise CheckpointError(f"checkpoint {path} has an unreadable state.json ({exc})") from None
+
+
+def verify_agent(path: Path) -> dict:
+    """`verify` plus: the checkpoint holds an agent of an ALE game with a known preset; return its state."""
+    from eac3_tf.config import PRESETS
+
+    state = verify(path)
+    meta = state.get("meta", {})
+    if meta.get("preset") not in PRESETS or not isinstance(meta.get("env"), dict):
+        raise CheckpointError(f"checkpoint {path} was not trained on an ALE game with a known preset "
+                              f"(preset {meta.get('preset')!r}); accepted: {', '.join(PRESETS)}")
+    return state
 
 
 def resolve(path: str | Path) -> Path:

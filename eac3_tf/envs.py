@@ -56,6 +56,18 @@ def game_id(name: str) -> str:
     return resolve_game(name, known_games())
 
 
+@functools.cache
+def action_names(game: str, full_action_space: bool = False) -> tuple[str, ...]:
+    """The game's action names in the policy's output order (ALE's minimal or full action set)."""
+    from ale_py import ALEInterface, LoggerMode, roms
+
+    ALEInterface.setLoggerMode(LoggerMode.Error)  # before the constructor: keeps ALE's banner off stderr
+    ale = ALEInterface()
+    ale.loadROM(roms.get_rom_path(game_id(game)))
+    actions = ale.getLegalActionSet() if full_action_space else ale.getMinimalActionSet()
+    return tuple(a.name for a in actions)
+
+
 class AtariBatchEnv:
     """N ALE games stepped in C++ threads, observed through the one preprocessing transform.
 

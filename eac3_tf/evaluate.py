@@ -108,15 +108,12 @@ def main() -> int:
         if not out.parent.is_dir():
             raise UsageError(f"--output folder {out.parent} does not exist")
     path = checkpoint.resolve(f.checkpoint)
-    checkpoint.verify(path)  # a damaged checkpoint fails here, before TensorFlow is loaded
+    checkpoint.verify_agent(path)  # a damaged checkpoint fails here, before TensorFlow is loaded
     from eac3_tf.cli import import_tensorflow_quietly
 
     tf = import_tensorflow_quietly()
     ckpt = checkpoint.load(path, with_optimizer=False)
-    meta = ckpt.state.get("meta", {})
-    if meta.get("preset") not in PRESETS:
-        raise UsageError(f"checkpoint {path} was not trained on an ALE game with a known preset "
-                         f"(preset {meta.get('preset')!r}); accepted: {', '.join(PRESETS)}")
+    meta = ckpt.state["meta"]
 
     from tqdm import tqdm
 

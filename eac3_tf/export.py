@@ -21,7 +21,6 @@ only with `--force`.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.metadata
 import json
 import math
@@ -38,8 +37,10 @@ from typing import Any
 
 import numpy as np
 
+from eac3_tf import checkpoint
 from eac3_tf.cli import UsageError
 from eac3_tf.config import PRESETS, EnvConfig, ObsConfig
+from eac3_tf.envs import action_names
 
 POLICY_ONNX, POLICY_TFLITE, CAM_ONNX, CARD = "policy.onnx", "policy.tflite", "policy_cam.onnx", "card.json"
 FILES = (POLICY_ONNX, POLICY_TFLITE, CAM_ONNX)
@@ -360,15 +361,6 @@ def record_frames(model, env_cfg: EnvConfig, obs: ObsConfig, n: int, seed: int, 
 
 
 # ------------------------------------------------------------------------------------------ the card
-def sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def versions() -> dict[str, str]:
     """Versions of everything that shaped the exported bytes and checked them."""
     out = {"python": platform.python_version(), "numpy": np.__version__}
@@ -379,17 +371,6 @@ def versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             pass
     return out
-
-
-def action_names(game: str, full_action_space: bool) -> list[str]:
-    """The game's action names in the policy's output order (ALE's minimal or full action set)."""
-    from ale_py import ALEInterface, LoggerMode, roms
-
-    ALEInterface.setLoggerMode(LoggerMode.Error)  # before the constructor: keeps ALE's banner off stderr
-    ale = ALEInterface()
-    ale.loadROM(roms.get_rom_path(game))
-    actions = ale.getLegalActionSet() if full_action_space else ale.getMinimalActionSet()
-    return [a.name for a in actions]
 
 
 def evaluation_entry(path: Path, game: str, frames: int) -> dict[str, Any]:
@@ -432,8 +413,6 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
         CheckpointError: a missing or damaged checkpoint.
         ParityError: an exported model disagrees with Keras (nothing is written to `out`).
     """
-    from eac3_tf import checkpoint
-
     out = Path(out)
     _check_out(out, force)
     if parity_frames <= 0:
@@ -441,11 +420,8 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
     if not (tolerance >= 0 and math.isfinite(tolerance)):
         raise UsageError(f"--tolerance must be a finite number >= 0, got {tolerance}")
     path = checkpoint.resolve(checkpoint_path)
-    state = checkpoint.verify(path)  # a damaged checkpoint fails here, before TensorFlow is loaded
-    meta = state.get("meta", {})
-    if meta.get("preset") not in PRESETS or not isinstance(meta.get("env"), dict):
-        raise UsageError(f"checkpoint {path} was not trained on an ALE game with a known preset "
-                         f"(preset {meta.get('preset')!r}); accepted: {', '.join(PRESETS)}")
+    state = checkpoint.verify_agent(path)  # a damaged checkpoint fails here, before TensorFlow is loaded
+    meta = state["meta"]
     env_cfg = EnvConfig(**meta["env"])
     obs = ObsConfig(**meta["model"]["obs"]) if isinstance(meta.get("model"), dict) else PRESETS[meta["preset"]].obs
     frames_trained = int(state.get("frames", 0))
@@ -488,15 +464,16 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
             "game": env_cfg.game,
             "preset": meta["preset"],
             "frames_trained": frames_trained,
-            "checkpoint": {"path": str(path), "model_keras_sha256": sha256(path / "model.keras")},
+            "checkpoint": {"path": str(path), "model_keras_sha256": checkpoint.sha256(path / "model.keras")},
             "num_actions": num_actions,
-            "action_names": action_names(env_cfg.game, env_cfg.full_action_space),
+            "action_names": list(action_names(env_cfg.game, env_cfg.full_action_space)),
             "preprocessing": card_preprocessing(obs),
             "env": dataclasses.asdict(env_cfg),
             "models": _model_specs(shape, num_actions, _last_conv(model)),
             "evaluation": evaluation,
             "parity": parity,
-            "files": {name: {"sha256": sha256(tmp / name), "bytes": (tmp / name).stat().st_size} for name in FILES},
+            "files": {name: {"sha256": checkpoint.sha256(tmp / name), "bytes": (tmp / name).stat().st_size}
+                      for name in FILES},
             "versions": versions(),
             "command": command or f"python -m eac3_tf.export --checkpoint {shlex.quote(str(checkpoint_path))} "
                                   f"--out {shlex.quote(str(out))}",

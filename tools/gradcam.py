@@ -18,7 +18,6 @@ Bad input is one line on stderr, exit code 2, and nothing on disk is touched.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import os
 import tempfile
@@ -151,28 +150,13 @@ def describe_target(target: object, names: tuple[str, ...]) -> str:
     return f"action {names[target]}"
 
 
-@functools.cache
-def action_names(game: str, full_action_space: bool) -> tuple[str, ...]:
-    """The game's action names in the env's action order (ALE's minimal or full action set)."""
-    from ale_py import ALEInterface, LoggerMode, roms
-
-    ALEInterface.setLoggerMode(LoggerMode.Error)  # before the constructor: keeps ALE's banner off stderr
-    ale = ALEInterface()
-    ale.loadROM(roms.get_rom_path(game))
-    actions = ale.getLegalActionSet() if full_action_space else ale.getMinimalActionSet()
-    return tuple(a.name for a in actions)
-
-
 def check_agent(spec: str, target_text: str, parsed_target) -> Agent:
     """Resolve and verify a checkpoint and its game, without loading TensorFlow."""
-    from eac3_tf.envs import game_id
+    from eac3_tf.envs import action_names, game_id
 
     path = checkpoint.resolve(spec)
-    state = checkpoint.verify(path)  # a damaged checkpoint fails here, before TensorFlow is loaded
-    meta = state.get("meta", {})
-    if meta.get("preset") not in PRESETS or not isinstance(meta.get("env"), dict):
-        raise UsageError(f"checkpoint {path} was not trained on an ALE game with a known preset "
-                         f"(preset {meta.get('preset')!r}); accepted: {', '.join(PRESETS)}")
+    state = checkpoint.verify_agent(path)  # a damaged checkpoint fails here, before TensorFlow is loaded
+    meta = state["meta"]
     try:
         env = EnvConfig(**meta["env"])
         game = game_id(env.game)
