@@ -93,7 +93,7 @@ def main() -> None:
     ax.set_title(args.title or f"{meta.get('game', run.name)} ({meta.get('preset', '?')} preset): "
                  f"{ep[-1, 0] / 1e6:.1f}M frames in {hours:.2f} h")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     fig.tight_layout()
     tmp = out.with_name(f".{out.name}.tmp.png")
     fig.savefig(tmp, dpi=120)
