@@ -31,15 +31,23 @@ def preprocess(screens: np.ndarray, obs: ObsConfig) -> np.ndarray:
     """Map RGB screens (N, 210, 160, 3) uint8 to single frames (N, H, W, 1 or 3) uint8."""
     x = check_screens(screens)[:, obs.crop_top:obs.crop_bottom]
     k = obs.downsample
-    if k > 1:  # uint16 sums of strided slices: exact, and ~10x faster than a reshape-sum here
+    if k == 2:  # the fast preset's case, unrolled: row pairs, then column pairs, all in place (~25% faster)
+        x16 = x[:, 0::2].astype(np.uint16)
+        x16 += x[:, 1::2]
+        x = x16[:, :, 0::2] + x16[:, :, 1::2]
+        x >>= 2
+    elif k > 1:  # uint16 sums of strided slices: exact, and ~10x faster than a reshape-sum here
         acc = np.zeros((x.shape[0], x.shape[1] // k, x.shape[2] // k, 3), dtype=np.uint16)
         for i in range(k):
             for j in range(k):
                 acc += x[:, i::k, j::k]
         x = acc // (k * k)
     if obs.grayscale:
-        r, g, b = (x[..., i].astype(np.uint16) for i in range(3))
-        x = ((r * _GRAY_WEIGHTS[0] + g * _GRAY_WEIGHTS[1] + b * _GRAY_WEIGHTS[2]) >> 8)[..., None]
+        gray = x[..., 0] * np.uint16(_GRAY_WEIGHTS[0])
+        gray += x[..., 1] * np.uint16(_GRAY_WEIGHTS[1])
+        gray += x[..., 2] * np.uint16(_GRAY_WEIGHTS[2])
+        gray >>= 8
+        x = gray[..., None]
     return x.astype(np.uint8, copy=False)
 
 

@@ -65,3 +65,17 @@ def test_model_inputs_of_a_screen_sequence_match_a_frame_stack_fed_step_by_step(
     expected = [stack.reset(preprocess(screens[0], obs))[0]]
     expected += [stack.push(preprocess(screens[t], obs))[0] for t in range(1, 5)]
     np.testing.assert_array_equal(model_inputs(screens, obs), np.stack(expected))
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+@pytest.mark.parametrize("gray", [False, True])
+def test_preprocess_equals_the_plain_definition_on_random_screens(k, gray):
+    # definition: crop rows 34..193, floor of the k x k block mean per channel, then (77R + 150G + 29B) >> 8
+    screens = np.random.default_rng(k).integers(0, 256, (3, 210, 160, 3), dtype=np.uint8)
+    x = screens[:, 34:194].astype(np.int64)
+    x = x.reshape(3, 160 // k, k, 160 // k, k, 3).sum(axis=(2, 4)) // (k * k)
+    if gray:
+        x = ((x * [77, 150, 29]).sum(-1) >> 8)[..., None]
+    out = preprocess(screens, ObsConfig(grayscale=gray, downsample=k))
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out, x)
