@@ -3,7 +3,8 @@
 Usage: python bench/train_throughput.py [--game pong] [--seconds 60] [--peer_minutes 3]
 Prints, then saves to results/bench/train_throughput.json + .md:
   raw      ALE `act` + RGB screen fetch per frame, one process per core: the emulator's ceiling (frames/s)
-  env      eac3_tf's env pipeline (AtariVectorEnv + eac3_tf.preprocess + frame stack), random actions
+  env      eac3_tf's env pipeline (ale-py's vector interface + eac3_tf.preprocess + frame stack), random
+           actions, in the trainer's layout (one thread per core, 8 envs each) and in one thread with 16
            -> R_env = env steps/s x frameskip / raw frames/s
   naive    a naive threaded A3C: one gymnasium ALE/v5 env per thread (its `act` holds the GIL), batch-1
            forwards, locked apply; the same workers and `fast` net
@@ -64,19 +65,32 @@ def raw_frames_per_sec(game: str, seconds: float) -> float:
     return float(sum(rates))
 
 
-def env_steps_per_sec(game: str, seconds: float, num_envs: int) -> float:
+def env_steps_per_sec(game: str, seconds: float, num_envs: int, threads: int = 1) -> float:
+    """Random-action steps/s of `threads` Python threads each stepping `num_envs` envs, as the workers do."""
     from eac3_tf.config import PRESETS, EnvConfig
     from eac3_tf.envs import AtariBatchEnv
 
-    env = AtariBatchEnv(EnvConfig(game=game), PRESETS["fast"].obs, num_envs)
-    env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        env.step(rng.integers(0, env.num_actions, num_envs))
-        n += num_envs
-    env.close()
-    return n / (time.perf_counter() - t0)
+    counts = [0] * threads
+    envs = [AtariBatchEnv(EnvConfig(game=game), PRESETS["fast"].obs, num_envs,
+                          num_threads=max(1, (os.cpu_count() or 1) // threads)) for _ in range(threads)]
+
+    def run(i: int, t_end: float) -> None:
+        env, rng = envs[i], np.random.default_rng(i)
+        env.reset(seed=i * 1000)
+        while time.perf_counter() < t_end:
+            env.step(rng.integers(0, env.num_actions, num_envs))
+            counts[i] += num_envs
+
+    t0 = time.perf_counter()
+    workers = [threading.Thread(target=run, args=(i, t0 + seconds)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - t0
+    for env in envs:
+        env.close()
+    return sum(counts) / elapsed
 
 
 class GymSingleEnv:
@@ -173,8 +187,13 @@ def main() -> None:
         print(f"{key:28s} {value:10,.1f} {unit}", flush=True)
 
     show("raw_frames_per_sec", raw_frames_per_sec(args.game, min(args.seconds, 20)), "frames/s (all cores)")
-    show("env_steps_per_sec", env_steps_per_sec(args.game, min(args.seconds, 20), 16), "steps/s (16 envs)")
-    show("R_env", r["env_steps_per_sec"] * 4 / r["raw_frames_per_sec"], "(goal >= 0.75)")
+    cores = os.cpu_count() or 1
+    show("env_steps_per_sec_1thread", env_steps_per_sec(args.game, min(args.seconds, 20), 16),
+         "steps/s (16 envs, one thread)")
+    show("env_steps_per_sec", env_steps_per_sec(args.game, min(args.seconds, 20), 8, threads=cores),
+         f"steps/s ({cores} threads x 8 envs, the trainer's layout)")
+    show("R_env", r["env_steps_per_sec"] * 4 / r["raw_frames_per_sec"], "(trainer's layout; goal >= 0.75)")
+    show("R_env_1thread", r["env_steps_per_sec_1thread"] * 4 / r["raw_frames_per_sec"], "(one thread)")
     show("naive_a3c_steps_per_sec", naive_a3c_steps_per_sec(args.game, args.seconds, os.cpu_count() or 2), "steps/s")
     show("peer_steps_per_sec", peer_steps_per_sec(args.game, args.peer_minutes), "steps/s")
     for preset in ("fast", "paper"):
