@@ -41,9 +41,18 @@ def import_tensorflow_quietly():
     return tf
 
 
-def run(main: Callable[[], int | None], argv: list[str] | None = None) -> None:
-    """Parse absl flags from `argv` and call `main`; bad input exits 2 with a single line on stderr."""
+def run(main: Callable[[], int | None], define_flags: Callable[[], None] | None = None,
+        argv: list[str] | None = None) -> None:
+    """Define and parse absl flags from `argv` and call `main`; bad input exits 2 with a single line on stderr.
+
+    Every eac3_tf command line's `__main__` is this one call, so they all quiet TensorFlow and report
+    errors the same way.
+    """
     from absl import flags
+
+    quiet_tensorflow()
+    if define_flags is not None:
+        define_flags()
 
     from eac3_tf.checkpoint import CheckpointError
 

@@ -323,6 +323,4 @@ def main() -> int:
 if __name__ == "__main__":
     from eac3_tf import cli
 
-    cli.quiet_tensorflow()
-    _define_flags()
-    cli.run(main)
+    cli.run(main, _define_flags)

@@ -609,6 +609,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    cli.quiet_tensorflow()
-    define_flags()
-    cli.run(main)
+    cli.run(main, define_flags)
