@@ -105,7 +105,8 @@ class A3CConfig:
     t_max: int = 5  # agent steps rolled out per env before each update
     envs_per_worker: int = 8  # envs one worker steps as a batch (their forward passes are batched)
     gamma: float = 0.99  # discount per agent step
-    learning_rate: float = 7e-4  # shared RMSProp
+    learning_rate: float = 7e-4  # shared RMSProp, at frame 0
+    lr_schedule: str = "constant"  # "constant", or "linear": decays to 0 at the run's frame budget (as in A2C)
     rmsprop_rho: float = 0.99
     rmsprop_epsilon: float = 1e-5
     entropy_beta: float = 0.01  # weight of the entropy bonus
@@ -113,6 +114,22 @@ class A3CConfig:
     max_grad_norm: float = 0.5  # global-norm clipping of each worker's gradients
     reward_clip: float = 1.0  # rewards are clipped to [-c, c] for learning; raw scores are reported
     max_bad_updates: int = 100  # non-finite updates skipped before training stops
+
+
+LR_SCHEDULES = ("constant", "linear")
+
+
+def learning_rate_at(cfg: A3CConfig, frames: int, frame_budget: int) -> float:
+    """The shared optimizer's step size after `frames` of a run that trains for `frame_budget` frames.
+
+    The linear schedule is a function of the global frame count, not of time since start, so a resumed
+    run continues the same decay.
+    """
+    if cfg.lr_schedule == "constant":
+        return cfg.learning_rate
+    if cfg.lr_schedule == "linear":
+        return cfg.learning_rate * max(0.0, 1.0 - frames / frame_budget)
+    raise ValueError(f"unknown lr_schedule {cfg.lr_schedule!r}; accepted: {', '.join(LR_SCHEDULES)}")
 
 
 @dataclasses.dataclass(frozen=True)

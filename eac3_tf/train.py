@@ -23,7 +23,7 @@ import numpy as np
 
 from eac3_tf import checkpoint
 from eac3_tf.cli import UsageError
-from eac3_tf.config import A3CConfig, RunConfig
+from eac3_tf.config import LR_SCHEDULES, A3CConfig, RunConfig
 
 RUN_FILE = "run.json"  # what a logdir trains: game, preset, config; checked on reuse
 EPISODES_CSV = "episodes.csv"
@@ -248,6 +248,10 @@ def _define_flags() -> None:
     flags.DEFINE_integer("envs_per_worker", A3CConfig.envs_per_worker, "Envs each worker steps as a batch.")
     flags.DEFINE_string("logdir", None, "Run folder: checkpoints, TensorBoard, CSV curves (default runs/<game>).")
     flags.DEFINE_integer("seed", defaults.seed, "Random seed.")
+    flags.DEFINE_float("learning_rate", A3CConfig.learning_rate, "Shared RMSProp step size at frame 0.")
+    flags.DEFINE_enum("lr_schedule", A3CConfig.lr_schedule, list(LR_SCHEDULES),
+                      "constant, or linear: decays to 0 at --frames (a resumed run continues the decay).")
+    flags.DEFINE_float("entropy_beta", A3CConfig.entropy_beta, "Weight of the entropy bonus.")
     flags.DEFINE_bool("resume", False, "Continue from the newest valid checkpoint in --logdir.")
     flags.DEFINE_integer("checkpoint_every", defaults.checkpoint_every, "Frames between checkpoints.")
     flags.DEFINE_float("log_every", defaults.log_every, "Seconds between progress lines.")
@@ -276,7 +280,12 @@ def main() -> int:
         raise UsageError(f"--log_every must be positive seconds, got {f.log_every}")
     model_cfg = PRESETS[f.preset]
     env_cfg = EnvConfig(game=game)
-    a3c_cfg = A3CConfig(envs_per_worker=f.envs_per_worker)
+    if not 0 < f.learning_rate < 1:
+        raise UsageError(f"--learning_rate must be in (0, 1), got {f.learning_rate}")
+    if not 0 <= f.entropy_beta < 1:
+        raise UsageError(f"--entropy_beta must be in [0, 1), got {f.entropy_beta}")
+    a3c_cfg = A3CConfig(envs_per_worker=f.envs_per_worker, learning_rate=f.learning_rate,
+                        lr_schedule=f.lr_schedule, entropy_beta=f.entropy_beta)
     run_cfg = RunConfig(frames=f.frames, workers=f.workers, logdir=f.logdir or f"runs/{game}", seed=f.seed,
                         checkpoint_every=f.checkpoint_every, log_every=f.log_every)
     meta = {"game": game, "preset": f.preset, "env": dataclasses.asdict(env_cfg),

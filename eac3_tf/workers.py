@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from eac3_tf import a3c
-from eac3_tf.config import A3CConfig
+from eac3_tf.config import A3CConfig, learning_rate_at
 from eac3_tf.envs import BatchEnv
 from eac3_tf.policy import sample_actions
 
@@ -190,6 +190,8 @@ class Worker:
                 finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
             with self.global_net.lock:
                 if bool(finite):
+                    self.global_net.optimizer.learning_rate.assign(
+                        learning_rate_at(cfg, self.global_net.frames, self.frame_budget))
                     self._apply_and_sync(grads)
                     self.global_net.updates += 1
                 else:

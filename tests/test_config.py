@@ -1,6 +1,15 @@
 import pytest
 
-from eac3_tf.config import PAPER_GAMES, PRESETS, ObsConfig, camel_game, canonical_game, resolve_game
+from eac3_tf.config import (
+    PAPER_GAMES,
+    PRESETS,
+    A3CConfig,
+    ObsConfig,
+    camel_game,
+    canonical_game,
+    learning_rate_at,
+    resolve_game,
+)
 from eac3_tf.envs import game_id, known_games
 
 
@@ -44,3 +53,21 @@ def test_paper_preset_sees_the_160x160_rgb_play_area_stacked():
 def test_fast_preset_sees_the_same_crop_at_80x80_gray():
     assert PRESETS["fast"].obs.shape == (80, 80, 4)
     assert ObsConfig(grayscale=True, downsample=4, stack=2).shape == (40, 40, 2)
+
+
+def test_linear_learning_rate_falls_to_zero_at_the_frame_budget_and_resumes_on_the_same_line():
+    cfg = A3CConfig(learning_rate=8e-4, lr_schedule="linear")
+    assert learning_rate_at(cfg, 0, 100) == pytest.approx(8e-4)
+    assert learning_rate_at(cfg, 25, 100) == pytest.approx(6e-4)
+    assert learning_rate_at(cfg, 100, 100) == 0.0
+    assert learning_rate_at(cfg, 140, 100) == 0.0
+
+
+def test_constant_learning_rate_ignores_frames():
+    cfg = A3CConfig(learning_rate=8e-4)
+    assert learning_rate_at(cfg, 0, 100) == learning_rate_at(cfg, 99, 100) == 8e-4
+
+
+def test_unknown_learning_rate_schedule_names_the_accepted_ones():
+    with pytest.raises(ValueError, match="accepted: constant, linear"):
+        learning_rate_at(A3CConfig(lr_schedule="cosine"), 0, 100)
