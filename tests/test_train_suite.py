@@ -1,0 +1,44 @@
+"""The suite's Table I: our two protocols beside the references, each reference labelled with its protocol."""
+
+import importlib.util
+import json
+
+from conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("train_suite", ROOT / "tools" / "train_suite.py")
+suite = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(suite)
+
+
+def test_table_row_shows_both_protocols_frames_wall_clock_and_every_reference():
+    row = {"game": "space_invaders", "frames": 10_000_160, "wall_seconds": 5400.0,
+           "v5": {"mean": 512.34, "std": 101.0, "best": 990.0}, "noop": None}
+    table = suite.build_table([row]).splitlines()
+    assert len(table) == 3
+    cells = [c.strip() for c in table[2].strip("|").split("|")]
+    assert cells[:5] == ["SpaceInvaders", "512.3 ± 101.0 (best 990)", "—", "10.0M", "1.50 h"]
+    assert cells[5:] == ["79060.1 ± 5826.59", "23846.0", "744.5"]
+
+
+def test_a3c_reference_carries_the_corrected_space_invaders_figure_and_says_so():
+    ref = suite.REFERENCES["a3c_lstm"]
+    assert ref["scores"]["space_invaders"] == "23846.0"
+    assert "164766.0" in ref["note"] and "StarGunner" in ref["note"]
+
+
+def test_game_row_reads_frames_wall_clock_and_evaluations_from_files(tmp_path):
+    from eac3_tf import checkpoint
+
+    logdir, results = tmp_path / "run", tmp_path / "results"
+    results.mkdir()
+    (results / "eval_v5.json").write_text(json.dumps(
+        {"mean": 3.0, "std": 1.0, "best": 5.0, "min": 1.0, "episodes": 100, "frames_trained": 4000, "scores": []}))
+    (results / "hardware.txt").write_text("test CPU, 2 cores\n")
+    from eac3_tf.config import PRESETS
+    from eac3_tf.model import build_model
+
+    checkpoint.save(logdir, build_model((80, 80, 4), 6, PRESETS["fast"]), [],
+                    {"frames": 4000, "wall_seconds": 12.5, "meta": {"game": "pong"}}, keep=1)
+    row = suite.game_row("pong", logdir, results)
+    assert row["frames"] == 4000 and row["wall_seconds"] == 12.5
+    assert row["v5"]["mean"] == 3.0 and "noop" not in row and row["hardware"] == "test CPU, 2 cores"
