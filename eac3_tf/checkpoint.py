@@ -21,6 +21,7 @@ import numpy as np
 
 CKPT_DIR = "checkpoints"
 _NAME = re.compile(r"^ckpt-(\d{12})$")
+_LEFTOVER = re.compile(r"^\.ckpt-\d{12}\..*\.(tmp|del)$")  # a save or a removal a killed process left behind
 FILES = ("model.keras", "optimizer.npz", "state.json")
 
 
@@ -57,12 +58,16 @@ def _fsync_dir(path: Path) -> None:
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON to `path` through a temp file and a rename, so readers never see half a file."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to `path` through a synced temp file and a rename, so readers never see half a file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -89,16 +94,45 @@ def save(root: Path, model, optimizer_vars: list[np.ndarray], state: dict, keep:
         for name in (*FILES, "manifest.json"):
             with open(tmp / name, "rb") as f:
                 os.fsync(f.fileno())
-        if final.exists():  # same frame count saved twice (e.g. a stop right after a periodic save)
-            shutil.rmtree(final)
-        os.rename(tmp, final)
+        if final.exists() and _verifies(final):
+            # The same frame count saved twice (e.g. a stop right after a periodic save): no update was applied
+            # in between, so the weights are the same; keep the one on disk rather than delete it first.
+            shutil.rmtree(tmp)
+        else:
+            if final.exists():  # damaged: move it aside in one rename, so no moment lacks a complete folder
+                _remove(final)
+            os.rename(tmp, final)
         _fsync_dir(ckpt_root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     for old in list_checkpoints(root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old)
+    for leftover in ckpt_root.iterdir():  # from a process killed mid-save or mid-removal (only one trainer per run)
+        if _LEFTOVER.match(leftover.name) and leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
     return final
+
+
+def _remove(folder: Path) -> None:
+    """Delete a checkpoint folder crash-safely: one rename to a hidden name, then the slow removal.
+
+    A kill mid-removal so never leaves a half-deleted folder under a checkpoint's name.
+    """
+    aside = folder.with_name(f".{folder.name}.{os.getpid()}.del")
+    try:
+        os.rename(folder, aside)
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _verifies(path: Path) -> bool:
+    try:
+        verify(path)
+    except CheckpointError:
+        return False
+    return True
 
 
 def list_checkpoints(root: Path) -> list[Path]:

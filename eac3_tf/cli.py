@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 EXIT_USAGE = 2
 
@@ -70,9 +73,57 @@ def run(main: Callable[[], int | None], define_flags: Callable[[], None] | None 
         _fail(prog, str(exc).splitlines()[0])
     except (UsageError, CheckpointError) as exc:
         _fail(prog, str(exc))
+    except OSError as exc:  # disk full, a path under a file, no permission: the environment, not a bug
+        _fail(prog, os_error_line(exc))
     except KeyboardInterrupt:
         _fail(prog, "interrupted", code=130)
     sys.exit(code or 0)
+
+
+def guard(main: Callable[[], int | None], prog: str) -> None:
+    """Call an argparse tool's `main`; bad input exits 2 with one line on stderr (as `run` does for absl ones)."""
+    quiet_tensorflow()
+    from eac3_tf.checkpoint import CheckpointError
+
+    try:
+        code = main()
+    except (UsageError, CheckpointError) as exc:
+        _fail(prog, str(exc))
+    except OSError as exc:
+        _fail(prog, os_error_line(exc))
+    except KeyboardInterrupt:
+        _fail(prog, "interrupted", code=130)
+    sys.exit(code or 0)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors raise UsageError: one line on stderr, not a usage block (use with `guard`)."""
+
+    def error(self, message: str) -> None:  # noqa: D102
+        raise UsageError(f"{message} (see --help)")
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an OSError: what could not be written or read, why, and what to do."""
+    if exc.errno == errno.ENOSPC:
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return (f"no space left on the device{where}; free some space and run again "
+                "(files saved earlier are intact; a training run continues with --resume)")
+    where = f" {exc.filename}" if exc.filename else " a file"
+    return f"cannot use{where}: {exc.strerror or exc}; give a path in a folder that exists and is writable"
+
+
+def check_output_folder(folder: str | Path, flag: str) -> None:
+    """Raise UsageError unless `folder` is, or can be created as, a writable folder (checked before any work)."""
+    folder = Path(folder)
+    p = folder
+    while not os.path.lexists(p) and p != p.parent:
+        p = p.parent
+    if not p.is_dir():
+        raise UsageError(f"{flag} {folder} cannot be created: {p} is a file, not a folder; "
+                         "give a path in a writable folder")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {folder} cannot be written: {p} is not writable; give a path in a writable folder")
 
 
 def _fail(prog: str, message: str, code: int = EXIT_USAGE) -> None:

@@ -106,7 +106,9 @@ def main() -> int:
         if out.exists() and not f.force:
             raise UsageError(f"--output {out} exists; pass --force to replace it")
         if not out.parent.is_dir():
-            raise UsageError(f"--output folder {out.parent} does not exist")
+            raise UsageError(f"--output folder {out.parent} " + (
+                "is a file, not a folder" if out.parent.exists() else "does not exist") +
+                "; give a path in an existing folder")
     path = checkpoint.resolve(f.checkpoint)
     checkpoint.verify_agent(path)  # a damaged checkpoint fails here, before TensorFlow is loaded
     from eac3_tf.cli import import_tensorflow_quietly

@@ -516,6 +516,9 @@ def _last_conv(model) -> str:
 
 def _check_out(out: Path, force: bool) -> None:
     """Refuse an existing `out` without --force, and anything but a previous export even with it."""
+    from eac3_tf.cli import check_output_folder
+
+    check_output_folder(out.parent, "--out")  # e.g. a path under a regular file: fail before any work
     if out.exists() or out.is_symlink():
         if not force:
             raise UsageError(f"--out {out} exists; pass --force to replace it")

@@ -232,7 +232,8 @@ def _check_output(path: str | None, flag: str, force: bool) -> Path | None:
     if out.exists() and not force:
         raise PlayerError(f"{flag} {out} exists; pass --force to replace it")
     if not out.parent.is_dir():
-        raise PlayerError(f"{flag} folder {out.parent} does not exist")
+        why = "is a file, not a folder" if out.parent.exists() else "does not exist"
+        raise PlayerError(f"{flag} folder {out.parent} {why}; give a .gif path in an existing folder")
     return out
 
 

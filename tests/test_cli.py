@@ -1,13 +1,11 @@
 """The command lines, run as a user runs them: real ALE games, tiny budgets, in subprocesses."""
 
-import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_cli
@@ -76,62 +74,4 @@ def test_sigint_stops_training_with_a_final_checkpoint(tmp_path):
     assert checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])["frames"] > 0
 
 
-# ---------------------------------------------------------------------------------------- bad input
-def digest(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def saved(pong_run, tmp_path_factory):
-    """A folder of things already saved: a good run, a truncated and a garbage checkpoint."""
-    logdir, _ = pong_run
-    base = tmp_path_factory.mktemp("saved")
-    good = checkpoint.list_checkpoints(logdir)[-1]
-    trunc = base / "trunc" / "ckpt-000000000100"
-    garbage = base / "garbage"
-    import shutil
-    shutil.copytree(good, trunc)
-    data = (trunc / "model.keras").read_bytes()
-    (trunc / "model.keras").write_bytes(data[: len(data) // 3])
-    garbage.mkdir()
-    (garbage / "model.keras").write_bytes(os.urandom(4096))
-    return {"run": logdir, "trunc": trunc, "garbage": garbage, "base": base}
-
-
-BAD = [
-    ("train", ["--game", "Pongg"], "unknown game 'Pongg'; did you mean Pong"),
-    ("train", ["--game", "NoSuchGame"], "unknown game"),
-    ("train", ["--preset", "huge"], "unknown --preset 'huge'; accepted: paper, fast"),
-    ("train", ["--frames", "0"], "--frames must be a positive integer"),
-    ("train", ["--frames", "-5"], "--frames must be a positive integer"),
-    ("train", ["--workers", "0"], "--workers must be a positive integer"),
-    ("train", ["--workers", "1000"], "--workers must be 1..64"),
-    ("train", ["--frames", "lots"], "frames"),
-    ("train", ["--bogus_flag", "1"], "bogus_flag"),
-    ("train", ["--game", "Qbert", "--logdir", "{run}"], "holds a run of game 'pong', not 'qbert'"),
-    ("train", ["--game", "Pong", "--logdir", "{run}"], "already has checkpoints; pass --resume"),
-    ("evaluate", [], "--checkpoint is required"),
-    ("evaluate", ["--checkpoint", "{base}/missing"], "does not exist"),
-    ("evaluate", ["--checkpoint", "{trunc}"], "damaged: model.keras does not match its sha256"),
-    ("evaluate", ["--checkpoint", "{garbage}"], "incomplete: no manifest.json"),
-    ("evaluate", ["--checkpoint", "{run}", "--episodes", "0"], "--episodes must be a positive integer"),
-    ("evaluate", ["--checkpoint", "{run}", "--protocol", "human"], "protocol"),
-    ("evaluate", ["--checkpoint", "{run}", "--output", "{base}/nope/x.json"], "does not exist"),
-]
-
-
-@pytest.mark.parametrize("cli, args, expected", BAD, ids=[f"{c}:{' '.join(a)}" for c, a, _ in BAD])
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(saved, cli, args, expected):
-    args = [a.format(**saved) for a in args]
-    if cli == "train" and "--logdir" not in args:
-        args += ["--logdir", str(saved["base"] / "fresh")]
-    before = {k: digest(saved[k]) for k in ("run", "base")}
-    out = run_cli(f"eac3_tf.{cli}", *args, timeout=120)
-    assert out.returncode == 2, (out.stdout[-500:], out.stderr[-2000:])
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, out.stderr
-    assert expected in lines[0]
-    assert "Traceback" not in out.stderr
-    assert {k: digest(saved[k]) for k in ("run", "base")} == before
-    assert not (saved["base"] / "fresh").exists()
+# Bad input to every command line (these commands' included) is tests/test_bad_input.py.

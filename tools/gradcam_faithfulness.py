@@ -46,8 +46,9 @@ from tqdm import tqdm  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from eac3_tf import checkpoint  # noqa: E402
-from eac3_tf import saliency as sal  # noqa: E402
+from eac3_tf import checkpoint, cli  # noqa: E402
+
+sal = None  # eac3_tf.saliency: main() imports it once the arguments are checked (it loads TensorFlow)
 
 STEPS = 20  # deletion / insertion steps
 BLUR_SIGMA = 5.0  # deletion / insertion baseline blur, pixels
@@ -56,7 +57,7 @@ METHODS = ("gradcam", "perturbation", "blur_change", "random")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.ArgumentParser(prog="gradcam_faithfulness.py", description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", required=True, help="Pong run logdir, ckpt-* folder or its model.keras")
     p.add_argument("--frames", type=int, default=500, help="Pong agent steps to record (one frame each)")
     p.add_argument("--seed", type=int, default=0, help="env, policy, toy training and random-map seed")
@@ -411,17 +412,23 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def main(argv=None) -> int:
+    global sal
     args = parse_args(argv)
-    try:
-        checkpoint.resolve(args.checkpoint)
-        if args.toy_checkpoint:
-            checkpoint.resolve(args.toy_checkpoint)
-    except checkpoint.CheckpointError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    for name in ("frames", "toy_frames", "cascade_frames"):
+        if getattr(args, name) > 100_000:
+            raise cli.UsageError(f"--{name} must be 1..100000, got {getattr(args, name)}")
+    # every check before TensorFlow loads; a damaged checkpoint is one line, not a traceback from Keras
+    state = checkpoint.verify_agent(checkpoint.resolve(args.checkpoint))
+    if state["meta"].get("game") != "pong":
+        raise cli.UsageError(f"--checkpoint {args.checkpoint} plays {state['meta'].get('game')!r}; the object "
+                             "masks are Pong's: give a Pong checkpoint")
+    if args.toy_checkpoint:
+        checkpoint.verify(checkpoint.resolve(args.toy_checkpoint))
     out = Path(args.out)
+    cli.check_output_folder(out.parent, "--out")
     out.parent.mkdir(parents=True, exist_ok=True)
-    import tensorflow as tf
+    tf = cli.import_tensorflow_quietly()
+    from eac3_tf import saliency as sal
 
     tf.keras.utils.set_random_seed(args.seed)
     settings = {"seed": args.seed, "steps": STEPS, "blur_sigma": BLUR_SIGMA, "baseline": "blur",
@@ -438,4 +445,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.guard(main, "gradcam_faithfulness.py")

@@ -5,7 +5,6 @@ The curve is the mean raw score of the last 100 finished episodes against frames
 wall-clock). `--peer` overlays a CSV of the reference peer (columns frames, mean20_return).
 """
 
-import argparse
 import csv
 import json
 import os
@@ -18,13 +17,60 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from eac3_tf import cli  # noqa: E402
+from eac3_tf.cli import UsageError  # noqa: E402
+
 
 def load_episodes(run: Path) -> np.ndarray:
-    rows = list(csv.DictReader(open(run / "episodes.csv")))
-    if not rows:
-        raise SystemExit(f"{run}/episodes.csv has no episodes yet")
-    data = np.array([(float(r["frames"]), float(r["wall_seconds"]), float(r["score"])) for r in rows])
+    path = run / "episodes.csv"
+    if not path.is_file():
+        raise UsageError(f"--run {run} has no episodes.csv; give the --logdir of an eac3_tf.train run")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    data, bad = [], 0
+    for r in rows:  # a row cut short (e.g. a killed run) is skipped, not fatal
+        try:
+            data.append((float(r["frames"]), float(r["wall_seconds"]), float(r["score"])))
+        except (KeyError, TypeError, ValueError):
+            bad += 1
+    if not data:
+        raise UsageError(f"{path} has no episodes yet" if not rows else
+                         f"{path} has no readable rows; accepted: an eac3_tf.train episodes.csv "
+                         "(columns wall_seconds, frames, worker, score, length)")
+    if bad:
+        print(f"skipped {bad} unreadable rows of {path}")
+    data = np.array(data)
     return data[np.argsort(data[:, 0], kind="stable")]
+
+
+def load_peer(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    if not path.is_file():
+        raise UsageError(f"--peer {path} does not exist; give a CSV with columns frames, mean20_return")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    if not {"frames", "mean20_return"} <= set(reader.fieldnames or ()):
+        raise UsageError(f"--peer {path} is not a CSV with columns frames, mean20_return "
+                         f"(its header: {', '.join(reader.fieldnames or ())[:80]})")
+    try:
+        pairs = [(float(r["frames"]), float(r["mean20_return"])) for r in rows if r["mean20_return"] != "nan"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"--peer {path} is not a CSV with columns frames, mean20_return "
+                         f"({type(exc).__name__})") from None
+    if not pairs:
+        raise UsageError(f"--peer {path} holds no rows; give a CSV with columns frames, mean20_return")
+    a = np.array(pairs)
+    return a[:, 0], a[:, 1]
+
+
+def parse_points(text: str) -> np.ndarray:
+    try:
+        pts = np.array([[float(v) for v in pair.split(":")] for pair in text.split(",")])
+    except ValueError:
+        pts = None
+    if pts is None or pts.ndim != 2 or pts.shape[1] != 2 or not np.all(np.isfinite(pts)):
+        raise UsageError(f"--peer_points {text!r} is not a list of frames:score pairs, e.g. 5e6:-20,10e6:-18.9")
+    return pts
 
 
 def rolling_mean(x: np.ndarray, n: int = 100) -> np.ndarray:
@@ -42,7 +88,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = cli.ArgumentParser(prog="plot_curve.py", description=__doc__.split("\n")[0])
     p.add_argument("--run", required=True)
     p.add_argument("--out", required=True, help="path prefix; writes .csv and .png")
     p.add_argument("--title", default=None)
@@ -53,8 +99,13 @@ def main() -> None:
     p.add_argument("--points", type=int, default=200, help="rows in the curve CSV")
     args = p.parse_args()
     run, out = Path(args.run), Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if not 1 <= args.points <= 1_000_000:
+        raise UsageError(f"--points must be 1..1000000, got {args.points}")
+    peer = load_peer(Path(args.peer)) if args.peer else None
+    pts = parse_points(args.peer_points) if args.peer_points else None
     ep = load_episodes(run)
+    cli.check_output_folder(out.parent, "--out")
+    out.parent.mkdir(parents=True, exist_ok=True)
     mean100 = rolling_mean(ep[:, 2])
     keep = np.unique(np.linspace(0, len(ep) - 1, min(args.points, len(ep))).astype(int))
     lines = ["frames,wall_seconds,episodes,mean100_score,score"]
@@ -64,13 +115,10 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(ep[:, 0] / 1e6, ep[:, 2], ".", ms=2, alpha=0.25, color="tab:blue", label="episode score")
     ax.plot(ep[:, 0] / 1e6, mean100, color="tab:blue", lw=2, label="eac3_tf, mean of last 100")
-    if args.peer:
-        peer = list(csv.DictReader(open(args.peer)))
-        pf = np.array([float(r["frames"]) for r in peer if r["mean20_return"] != "nan"])
-        pm = np.array([float(r["mean20_return"]) for r in peer if r["mean20_return"] != "nan"])
+    if peer is not None:
+        pf, pm = peer
         ax.plot(pf / 1e6, pm, color="tab:orange", lw=2, label=f"{args.peer_label}, mean of last 20")
-    if args.peer_points:
-        pts = np.array([[float(v) for v in pair.split(":")] for pair in args.peer_points.split(",")])
+    if pts is not None:
         ax.plot(pts[:, 0] / 1e6, pts[:, 1], "o--", color="tab:orange", lw=1.5, label=args.peer_label)
     ax.set_xlabel("frames (millions)")
     if ep[-1, 1] > ep[0, 1]:  # a wall-clock axis on top, from this run's own frames -> time mapping
@@ -103,4 +151,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.guard(main, "plot_curve.py")
