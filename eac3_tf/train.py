@@ -1,7 +1,8 @@
 """Train an E-A3C agent: `python -m eac3_tf.train --game Pong --preset fast --frames 2000000`.
 
-`train()` owns the run: the global network, the worker threads' lifetime, progress lines,
-TensorBoard scalars, CSV curves and checkpoints. It takes env and model factories, so the test
+`train()` owns the run: progress lines, TensorBoard scalars, CSV curves and checkpoints, over a backend
+that owns the global network and the workers' lifetime (`eac3_tf.workers.ThreadBackend`, or
+`eac3_tf.ray_backend.RayBackend` across a Ray cluster). It takes env and model factories, so the test
 suite trains a toy game through exactly this code.
 """
 
@@ -13,6 +14,7 @@ import json
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -22,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from eac3_tf import checkpoint
-from eac3_tf.cli import UsageError
-from eac3_tf.config import LR_SCHEDULES, A3CConfig, RunConfig
+from eac3_tf.cli import UsageError, check_output_folder
+from eac3_tf.config import LR_SCHEDULES, A3CConfig, EnvConfig, ModelConfig, ObsConfig, RunConfig
 
+BACKENDS = ("threads", "ray")
 RUN_FILE = "run.json"  # what a logdir trains: game, preset, config; checked on reuse
 EPISODES_CSV = "episodes.csv"
 PROGRESS_CSV = "progress.csv"
@@ -62,9 +65,13 @@ def check_logdir(logdir: Path, meta: dict, resume: bool) -> None:
 class _Curves:
     """Append-only CSV logs of episodes and progress (one line per event, flushed)."""
 
-    def __init__(self, logdir: Path) -> None:
+    def __init__(self, logdir: Path, resumed_frames: int | None = None) -> None:
+        """Open the CSVs for appending; on resume, first drop rows a killed run wrote after its last checkpoint."""
         self.files = {}
         self.writers = {}
+        if resumed_frames is not None:
+            for name in (EPISODES_CSV, PROGRESS_CSV):
+                _drop_rows_after(logdir / name, resumed_frames)
         for name, header in ((EPISODES_CSV, ["wall_seconds", "frames", "worker", "score", "length"]),
                              (PROGRESS_CSV, ["wall_seconds", "frames", "frames_per_sec", "episodes",
                                              "mean100_score", "loss", "policy_loss", "value_loss", "entropy",
@@ -85,26 +92,69 @@ class _Curves:
             f.close()
 
 
+def _drop_rows_after(path: Path, frames: int) -> None:
+    """Rewrite a curve CSV without rows past `frames` (those frames are trained again after a resume)."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows or "frames" not in rows[0]:
+        return
+    col = rows[0].index("frames")
+    keep = [rows[0]] + [r for r in rows[1:] if len(r) == len(rows[0]) and _int_or_none(r[col]) is not None
+                        and _int_or_none(r[col]) <= frames]  # a short row is one a kill cut off
+    if len(keep) == len(rows):
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        csv.writer(fh).writerows(keep)
+    os.replace(tmp, path)
+
+
+def _int_or_none(text: str) -> int | None:
+    try:
+        return int(float(text))
+    except ValueError:
+        return None
+
+
 def _fmt_frames(n: int) -> str:
     return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
 
 
 def train(env_fn: Callable, model_fn: Callable, a3c_cfg: A3CConfig, run_cfg: RunConfig, meta: dict,
           resume: bool = False, stop: threading.Event | None = None, log: Callable[[str], None] = print,
-          worker_hook: Callable | None = None) -> TrainResult:
-    """Run threaded A3C until `run_cfg.frames` frames, a stop request, or a worker error."""
+          worker_hook: Callable | None = None, backend: str = "threads", ray_address: str = "local") -> TrainResult:
+    """Run A3C until `run_cfg.frames` frames, a stop request, or a worker error.
+
+    `backend` "threads" runs the workers as threads of this process; "ray" runs a parameter-server actor
+    and `run_cfg.workers` worker actors on the Ray cluster at `ray_address` ("local" starts one on this
+    machine; "auto" or "host:port" joins a running one), and then `env_fn` and `model_fn` must be
+    picklable (top-level functions or dataclasses such as `AtariEnvFactory`). Progress, TensorBoard, CSV
+    curves, checkpoints and resume are this function's, the same for both. `worker_hook` is called with
+    each worker before it starts: a `Worker` for threads, an actor handle for Ray.
+    """
     import tensorflow as tf
 
-    from eac3_tf.workers import Episode, GlobalNetwork, Worker
+    from eac3_tf.workers import Episode
 
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}")
     logdir = Path(run_cfg.logdir)
     check_logdir(logdir, meta, resume)
     logdir.mkdir(parents=True, exist_ok=True)
     stop = stop or threading.Event()
 
-    global_net = GlobalNetwork(model_fn(), a3c_cfg)
+    if backend == "ray":
+        from eac3_tf.ray_backend import RayBackend  # imports ray; the threads backend never does
+
+        engine = RayBackend(env_fn, model_fn, a3c_cfg, run_cfg.seed, run_cfg.workers, run_cfg.frames, stop,
+                            address=ray_address, log=log)
+    else:
+        from eac3_tf.workers import ThreadBackend
+
+        engine = ThreadBackend(env_fn, model_fn, a3c_cfg, run_cfg.seed, run_cfg.workers, run_cfg.frames, stop)
     saver_model = model_fn()  # holds locked snapshots for saving, so saves never see a half-applied update
-    rng_states: list = []
     episodes_done, wall_before = 0, 0.0
     recent: deque[float] = deque(maxlen=100)
     if resume:
@@ -112,51 +162,45 @@ def train(env_fn: Callable, model_fn: Callable, a3c_cfg: A3CConfig, run_cfg: Run
         if ckpt is None:
             log(f"no valid checkpoint in {logdir}; starting from scratch")
         else:
-            global_net.restore(ckpt.model.get_weights(), ckpt.optimizer, ckpt.state["counters"])
-            rng_states = ckpt.state.get("rng", [])
+            engine.restore(ckpt.model.get_weights(), ckpt.optimizer, ckpt.state["counters"],
+                           ckpt.state.get("rng", []))
             episodes_done = int(ckpt.state.get("episodes", 0))
             wall_before = float(ckpt.state.get("wall_seconds", 0.0))
             recent.extend(ckpt.state.get("recent_scores", []))
-            log(f"resumed from {ckpt.path} at {_fmt_frames(global_net.frames)} frames")
+            log(f"resumed from {ckpt.path} at {_fmt_frames(engine.frames)} frames")
     checkpoint.write_json_atomic(logdir / RUN_FILE, meta)
-    if global_net.frames >= run_cfg.frames:
-        log(f"already trained {global_net.frames} frames >= --frames {run_cfg.frames}; nothing to do")
-        return TrainResult(global_net.frames, episodes_done, wall_before, _mean(recent), None,
-                           global_net.bad_updates)
+    if engine.frames >= run_cfg.frames:
+        log(f"already trained {engine.frames} frames >= --frames {run_cfg.frames}; nothing to do")
+        engine.close()
+        return TrainResult(engine.frames, episodes_done, wall_before, _mean(recent), None,
+                           engine.bad_updates)
 
     events: queue.Queue = queue.Queue()
-    workers = [Worker(i, global_net, env_fn, model_fn, a3c_cfg, run_cfg.seed, run_cfg.frames, stop, events,
-                      rng_state=rng_states[i] if i < len(rng_states) else None)
-               for i in range(run_cfg.workers)]
-    if worker_hook is not None:
-        for w in workers:
-            worker_hook(w)
     writer = tf.summary.create_file_writer(str(logdir / "tb"))
-    curves = _Curves(logdir)
+    curves = _Curves(logdir, resumed_frames=engine.frames if resume else None)
     t0 = time.time()
 
     def wall() -> float:
         return wall_before + time.time() - t0
 
     def save() -> Path:
-        weights, opt, counters = global_net.snapshot()
+        weights, opt, counters, rng = engine.snapshot()
         saver_model.set_weights(weights)
         state = {"counters": counters, "frames": counters["frames"], "episodes": episodes_done,
                  "wall_seconds": wall(), "recent_scores": list(recent),
-                 "rng": [w.rng.bit_generator.state for w in workers], "meta": meta,
+                 "rng": rng, "meta": meta,
                  "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         return checkpoint.save(logdir, saver_model, opt, _jsonable(state), run_cfg.keep_checkpoints)
 
     metric_sums: dict[str, float] = {}
     metric_count = 0
-    last_log_t, last_log_frames = time.time(), global_net.frames
+    last_log_t, last_log_frames = time.time(), engine.frames
     every = run_cfg.checkpoint_every
-    next_ckpt = (global_net.frames // every + 1) * every
+    next_ckpt = (engine.frames // every + 1) * every
     last_ckpt: Path | None = None
-    for w in workers:
-        w.start()
+    engine.start(events, worker_hook)
     try:
-        while any(w.thread.is_alive() for w in workers):
+        while engine.running():
             try:
                 event = events.get(timeout=0.2)
             except queue.Empty:
@@ -180,7 +224,7 @@ def train(env_fn: Callable, model_fn: Callable, a3c_cfg: A3CConfig, run_cfg: Run
                 except queue.Empty:
                     event = None
             now = time.time()
-            frames = global_net.frames
+            frames = engine.frames
             if now - last_log_t >= run_cfg.log_every:
                 fps = (frames - last_log_frames) / (now - last_log_t)
                 means = {k: v / max(metric_count, 1) for k, v in metric_sums.items()}
@@ -189,10 +233,10 @@ def train(env_fn: Callable, model_fn: Callable, a3c_cfg: A3CConfig, run_cfg: Run
                                           f"{_mean(recent):.3f}"] +
                            [f"{means.get(k, float('nan')):.5f}" for k in
                             ("loss", "policy_loss", "value_loss", "entropy", "grad_norm")] +
-                           [global_net.bad_updates])
+                           [engine.bad_updates])
                 with writer.as_default(step=frames):
                     tf.summary.scalar("perf/frames_per_sec", fps)
-                    tf.summary.scalar("train/bad_updates", global_net.bad_updates)
+                    tf.summary.scalar("train/bad_updates", engine.bad_updates)
                     if recent:
                         tf.summary.scalar("episode/mean100_score", _mean(recent))
                     for k, v in means.items():
@@ -205,17 +249,18 @@ def train(env_fn: Callable, model_fn: Callable, a3c_cfg: A3CConfig, run_cfg: Run
                 next_ckpt = (frames // every + 1) * every
     finally:
         stop.set()
-        for w in workers:
-            w.thread.join(timeout=60)
-        errors = [w.error for w in workers if w.error is not None]
-        if not errors or global_net.updates > 0:
-            last_ckpt = save()
-            log(f"saved {last_ckpt}")
-        curves.close()
-        writer.close()
+        errors = engine.join(timeout=60)
+        try:
+            if not errors or engine.updates > 0:
+                last_ckpt = save()
+                log(f"saved {last_ckpt}")
+        finally:
+            engine.close()
+            curves.close()
+            writer.close()
     if errors:
         raise errors[0]
-    return TrainResult(global_net.frames, episodes_done, wall(), _mean(recent), last_ckpt, global_net.bad_updates)
+    return TrainResult(engine.frames, episodes_done, wall(), _mean(recent), last_ckpt, engine.bad_updates)
 
 
 def _mean(xs) -> float:
@@ -236,6 +281,37 @@ def _progress(log, frames, total, fps, episodes, recent, means) -> None:
     log(" | ".join(parts))
 
 
+@dataclasses.dataclass(frozen=True)
+class AtariEnvFactory:
+    """`env_fn` for Atari games: plain settings rather than a closure, so Ray can ship it to other machines."""
+
+    env: EnvConfig
+    obs: ObsConfig
+    num_envs: int  # envs per worker
+    num_threads: int = 0  # ALE's C++ threads per worker; 0 lets ale-py choose
+
+    def __call__(self, worker_id: int):
+        """The batch of envs of worker `worker_id`."""
+        from eac3_tf.envs import AtariBatchEnv
+
+        return AtariBatchEnv(self.env, self.obs, self.num_envs, num_threads=self.num_threads)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFactory:
+    """`model_fn`: builds a fresh network of the run's architecture (picklable, like `AtariEnvFactory`)."""
+
+    obs_shape: tuple[int, int, int]
+    num_actions: int
+    model: ModelConfig
+
+    def __call__(self):
+        """A new, randomly initialised network."""
+        from eac3_tf.model import build_model
+
+        return build_model(self.obs_shape, self.num_actions, self.model)
+
+
 # ----------------------------------------------------------------------------------------------- CLI
 def _define_flags() -> None:
     from absl import flags
@@ -253,6 +329,11 @@ def _define_flags() -> None:
                       "constant, or linear: decays to 0 at --frames (a resumed run continues the decay).")
     flags.DEFINE_float("entropy_beta", A3CConfig.entropy_beta, "Weight of the entropy bonus.")
     flags.DEFINE_bool("resume", False, "Continue from the newest valid checkpoint in --logdir.")
+    flags.DEFINE_enum("backend", "threads", list(BACKENDS),
+                      "threads: workers are threads of this process; ray: a parameter-server actor and --workers "
+                      "worker actors on a Ray cluster (pip install -e \".[ray]\").")
+    flags.DEFINE_string("ray_address", "local", "With --backend ray: local (start a one-machine cluster), auto "
+                        "(join the cluster `ray start` runs here) or host:port of a head node.")
     flags.DEFINE_integer("checkpoint_every", defaults.checkpoint_every, "Frames between checkpoints.")
     flags.DEFINE_float("log_every", defaults.log_every, "Seconds between progress lines.")
 
@@ -261,7 +342,7 @@ def main() -> int:
     """Entry point after flag parsing."""
     from absl import flags
 
-    from eac3_tf.config import PRESETS, EnvConfig
+    from eac3_tf.config import PRESETS
     from eac3_tf.envs import game_id
 
     f = flags.FLAGS
@@ -292,25 +373,26 @@ def main() -> int:
             "model": dataclasses.asdict(model_cfg), "a3c": dataclasses.asdict(a3c_cfg),
             "run": dataclasses.asdict(run_cfg)}
     check_logdir(Path(run_cfg.logdir), meta, f.resume)  # fail before building anything
+    check_output_folder(run_cfg.logdir, "--logdir")
+    if f.backend == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError('--backend ray needs Ray: pip install -e ".[ray]" (or use --backend threads)')
 
     from eac3_tf.cli import import_tensorflow_quietly
 
     tf = import_tensorflow_quietly()
 
     from eac3_tf.envs import AtariBatchEnv
-    from eac3_tf.model import build_model
 
     tf.random.set_seed(f.seed)
     probe = AtariBatchEnv(env_cfg, model_cfg.obs, 1)
     num_actions, obs_shape = probe.num_actions, probe.obs_shape
     probe.close()
     threads_per_env = max(1, (os.cpu_count() or 1) // f.workers)
-
-    def env_fn(worker_id: int):
-        return AtariBatchEnv(env_cfg, model_cfg.obs, f.envs_per_worker, num_threads=threads_per_env)
-
-    def model_fn():
-        return build_model(obs_shape, num_actions, model_cfg)
+    env_fn = AtariEnvFactory(env_cfg, model_cfg.obs, f.envs_per_worker, threads_per_env)
+    model_fn = ModelFactory(tuple(obs_shape), int(num_actions), model_cfg)
 
     stop = threading.Event()
 
@@ -320,10 +402,16 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    print(f"training {game} with preset {f.preset}: {f.workers} workers x {f.envs_per_worker} envs, "
+    print(f"training {game} with preset {f.preset}: {f.workers} {f.backend} workers x {f.envs_per_worker} envs, "
           f"{obs_shape} inputs, {num_actions} actions, logdir {run_cfg.logdir}", flush=True)
-    result = train(env_fn, model_fn, a3c_cfg, run_cfg, meta, resume=f.resume, stop=stop,
-                   log=lambda s: print(s, flush=True))
+    from eac3_tf.workers import NonFiniteError
+
+    try:
+        result = train(env_fn, model_fn, a3c_cfg, run_cfg, meta, resume=f.resume, stop=stop,
+                       log=lambda s: print(s, flush=True), backend=f.backend, ray_address=f.ray_address)
+    except NonFiniteError as exc:  # the numbers, not the input: one line, exit 1, checkpoints kept
+        print(f"train: error: {exc}; the newest checkpoint in {run_cfg.logdir} is from before it", file=sys.stderr)
+        return 1
     print(f"done: {result.frames} frames, {result.episodes} episodes, {result.wall_seconds:.0f} s, "
           f"mean100 {result.recent_mean:.2f}", flush=True)
     return 0

@@ -59,3 +59,13 @@ def test_greedy_actions_take_the_argmax_and_sampling_is_reproducible():
     a = sample_actions(logits, np.random.default_rng(3))
     b = sample_actions(logits, np.random.default_rng(3))
     assert a.tolist() == b.tolist()
+
+
+def test_resume_drops_curve_rows_written_after_the_checkpoint_it_resumes_from(tmp_path):
+    from eac3_tf.train import EPISODES_CSV, _Curves
+
+    path = tmp_path / EPISODES_CSV
+    path.write_text("wall_seconds,frames,worker,score,length\n1.0,100,0,1,5\n2.0,200,0,1,5\n3.0,300,1,-1,5\n4.0,3")
+    _Curves(tmp_path, resumed_frames=200).close()
+    assert path.read_text().splitlines() == ["wall_seconds,frames,worker,score,length", "1.0,100,0,1,5",
+                                             "2.0,200,0,1,5"]
