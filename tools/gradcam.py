@@ -217,7 +217,8 @@ def load_frames(spec: str, obs: ObsConfig) -> np.ndarray:
         shown = frames.shape[1:] if frames.ndim == 4 else frames.shape
         raise UsageError(f"--frames {p} holds frames of shape {shown} (array {frames.shape}); {accepted}")
     if frames.dtype != np.uint8:
-        raise UsageError(f"--frames {p} holds {frames.dtype} values; {accepted}")
+        values = f" in {frames.min():.4g}..{frames.max():.4g}" if frames.dtype.kind in "biuf" else ""
+        raise UsageError(f"--frames {p} holds {frames.dtype} values{values}; {accepted}")
     return frames if frames.shape[1] == 210 else overlay.embed_play_area(frames, obs)
 
 
@@ -245,24 +246,30 @@ def check_flags(f) -> dict:
             raise UsageError(f"--{name} must be {lo}..{hi}, got {getattr(f, name)}")
     if f.frame_index is not None and f.frame_index < 0:
         raise UsageError(f"--frame_index must be >= 0, got {f.frame_index}")
-    if not (math.isfinite(f.fps) and 0 < f.fps <= 120):
-        raise UsageError(f"--fps must be in (0, 120], got {f.fps}")
-    if not 0.0 <= f.alpha <= 1.0:
-        raise UsageError(f"--alpha must be in [0, 1], got {f.alpha}")
-    if f.cmap not in matplotlib.colormaps:
-        raise UsageError(f"unknown --cmap {f.cmap!r}; e.g. jet, turbo, inferno, viridis (any matplotlib colormap)")
+    check_drawing_flags(f.fps, f.alpha, f.cmap)
     target = parse_target(f.target)
     if not f.out:
         raise UsageError("--out is required: the folder the figures are written to")
     out = Path(f.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    cli.check_output_folder(out, "--out")  # a path under a regular file fails now, not after the work
     names = [GRID, FRAMES] if grid else (
         [STRIP] + [ACTIONS] * f.per_action + [GIF] * f.gif + [MP4] * f.mp4 + [FRAMES] * (f.record is not None))
     existing = [n for n in names if (out / n).exists()]
     if existing and not f.force:
         raise UsageError(f"--out {out} already holds {', '.join(existing)}; pass --force to replace them")
     return {"grid": grid, "target": target, "out": out, "outputs": names}
+
+
+def check_drawing_flags(fps: float, alpha: float, cmap: str) -> None:
+    """The overlay options every drawing tool shares: video rate, heatmap opacity, colormap."""
+    if not (math.isfinite(fps) and 0 < fps <= 120):
+        raise UsageError(f"--fps must be in (0, 120], got {fps}")
+    if not 0.0 <= alpha <= 1.0:
+        raise UsageError(f"--alpha must be in [0, 1], got {alpha}")
+    if cmap not in matplotlib.colormaps:
+        raise UsageError(f"unknown --cmap {cmap!r}; e.g. jet, turbo, inferno, viridis (any matplotlib colormap)")
 
 
 def strip_indices(n: int, k: int, start: int, stride: int, k_given: bool) -> list[int]:
