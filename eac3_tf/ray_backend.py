@@ -213,17 +213,29 @@ class RolloutWorker:
 
         from eac3_tf.workers import check_bad_updates
 
-        seq = 0
-        while not self.stopped:
-            update = self.learner.compute_update()
-            seq += 1
-            weights, self.stopped, bad = ray.get(self.ps.push.remote(
-                self.id, self.incarnation, seq, [g.numpy() for g in update.grads], update.finite, update.frames,
-                update.episodes, update.metrics, self.learner.rng.bit_generator.state))
+        seq, pending, pending_finite = 0, None, True
+
+        def collect(ref, finite: bool) -> None:
+            weights, self.stopped, bad = ray.get(ref)
             self.pushes += 1
-            if not update.finite:
+            if not finite:
                 check_bad_updates(bad, self.cfg)
             self.learner.set_weights(weights)
+
+        # One push stays in flight while the next rollout runs, so the parameter server's apply and the
+        # round trip overlap with stepping the games (the next update is one update staler, as in A3C).
+        while not self.stopped:
+            update = self.learner.compute_update()
+            if pending is not None:
+                collect(pending, pending_finite)
+                if self.stopped:
+                    break  # this rollout was never pushed, so its frames are never counted
+            seq += 1
+            pending, pending_finite = self.ps.push.remote(
+                self.id, self.incarnation, seq, [g.numpy() for g in update.grads], update.finite, update.frames,
+                update.episodes, update.metrics, self.learner.rng.bit_generator.state), update.finite
+        if pending is not None and not self.stopped:
+            collect(pending, pending_finite)
         self.learner.close()
         return self.pushes
 
