@@ -101,8 +101,12 @@ def _drop_rows_after(path: Path, frames: int) -> None:
     if not rows or "frames" not in rows[0]:
         return
     col = rows[0].index("frames")
-    keep = [rows[0]] + [r for r in rows[1:] if len(r) == len(rows[0]) and _int_or_none(r[col]) is not None
-                        and _int_or_none(r[col]) <= frames]  # a short row is one a kill cut off
+
+    def kept(row: list[str]) -> bool:  # a short or unparsable row is one a kill cut off
+        at = _int_or_none(row[col]) if len(row) == len(rows[0]) else None
+        return at is not None and at <= frames
+
+    keep = [rows[0], *filter(kept, rows[1:])]
     if len(keep) == len(rows):
         return
     tmp = path.with_name(f".{path.name}.tmp")
