@@ -3,8 +3,9 @@
 One `ParameterServer` actor holds the global network and the shared RMSProp: a `GlobalNetwork`, the class
 the thread backend uses, updated by the same `GlobalNetwork.apply_update`. Each `RolloutWorker` actor runs
 the thread backend's `ActorLearner`: it rolls out its batch of envs, takes the clipped A3C gradients on a
-tape, pushes them (numpy arrays) to the parameter server and gets the fresh weights back in the reply.
-Workers never wait for each other, only for their own push (A3C's asynchrony); the parameter server
+tape, pushes them (numpy arrays) to the parameter server and gets the fresh weights back in the reply,
+which it collects after playing its next rollout (one push stays in flight). Workers never wait for each
+other (A3C's asynchrony); the parameter server
 serialises the pushes as the thread backend's lock does.
 
 Frames are counted once, by the parameter server, when an update reaches it. A worker actor whose
