@@ -26,6 +26,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from eac3_tf.checkpoint import write_text_atomic  # noqa: E402
+
 ACTIONS = {"pong": 6}  # minimal action sets, to build the network without an emulator
 
 
@@ -138,14 +142,6 @@ def estimate(results: list[dict], ps: dict) -> dict:
     return out
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--game", default="pong")
@@ -205,8 +201,9 @@ def main() -> None:
     meta = {"cpu_count": os.cpu_count(), "seconds_per_config": args.seconds, "note": args.note,
             "trainer": results, "parameter_server": ps, "estimate": est,
             "command": "python bench/ray_scaling.py " + " ".join(sys.argv[1:])}
-    write_atomic(out.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
-    write_atomic(out.with_suffix(".md"), table)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+    write_text_atomic(out.with_suffix(".md"), table)
     print(table)
 
 

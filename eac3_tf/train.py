@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import os
 import queue
@@ -109,10 +110,9 @@ def _drop_rows_after(path: Path, frames: int) -> None:
     keep = [rows[0], *filter(kept, rows[1:])]
     if len(keep) == len(rows):
         return
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
-        csv.writer(fh).writerows(keep)
-    os.replace(tmp, path)
+    text = io.StringIO()
+    csv.writer(text).writerows(keep)
+    checkpoint.write_text_atomic(path, text.getvalue())
 
 
 def _int_or_none(text: str) -> int | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import signal
@@ -26,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eac3_tf.checkpoint import list_checkpoints, write_json_atomic  # noqa: E402
+from eac3_tf.checkpoint import list_checkpoints, write_json_atomic, write_text_atomic  # noqa: E402
 
 
 def proc_status(pid: int) -> dict[str, int] | None:
@@ -130,12 +131,11 @@ def main(argv: list[str] | None = None) -> int:
 
     out = ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(samples[0]))
-        writer.writeheader()
-        writer.writerows(samples)
-    os.replace(tmp, out.with_suffix(".csv"))
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(samples[0]))
+    writer.writeheader()
+    writer.writerows(samples)
+    write_text_atomic(out.with_suffix(".csv"), table.getvalue())
     growth = rss_growth(samples, args.warmup)
     summary = {
         "minutes": round(samples[-1]["seconds"] / 60, 2), "samples": len(samples), "warmup_s": args.warmup,

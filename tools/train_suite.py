@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eac3_tf.checkpoint import list_checkpoints, write_json_atomic  # noqa: E402
+from eac3_tf.checkpoint import list_checkpoints, write_json_atomic, write_text_atomic  # noqa: E402
 from eac3_tf.config import PAPER_GAMES, camel_game  # noqa: E402
 from eac3_tf.envs import game_id  # noqa: E402
 
@@ -194,9 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if "table" in stages:
         write_json_atomic(ROOT / "results" / "table1.json", {"rows": rows, "references": REFERENCES})
         text = "# Table I, reproduced\n\n" + build_table(rows) + "\n" + protocol_notes(rows)
-        tmp = ROOT / "results" / ".table1.md.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, ROOT / "results" / "table1.md")
+        write_text_atomic(ROOT / "results" / "table1.md", text)
         print(text)
     return 0
 
