@@ -49,21 +49,25 @@ class CamResult:
 class _CamFunction:
     """One compiled Grad-CAM step for a (model, layer) pair: a three-output submodel and one tape."""
 
-    def __init__(self, model: keras.Model, layer: str) -> None:
+    def __init__(self, model: keras.Model, layer: str, jit_compile: bool = False) -> None:
         logits, value = _policy_outputs(model)
         self.layer = layer
         self.num_actions = int(logits.shape[-1])
         # model.input, not model.inputs: the submodel then takes a plain tensor without a structure warning.
         self.submodel = keras.Model(model.input, [model.get_layer(layer).output, logits, value])
-        spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
         coef_spec = tf.TensorSpec([None, self.num_actions + 1], tf.float32)
-        # XLA fuses the small ops of the backward pass and the map arithmetic: ~20% less time per frame on CPU.
-        self.step = tf.function(self._step, input_signature=[spec, coef_spec, tf.TensorSpec([], tf.bool)],
-                                jit_compile=True)
+        self.upsample = _bilinear_matrices(self.submodel.output[0].shape[1:3], model.input_shape[1:3])
+        # Plain graphs by default, not XLA: on the 2-core Xeons measured here XLA made this step ~50% slower
+        # (bench/gradcam_speed.py --xla compares both). uint8 frames are cast in the graph: a quarter of
+        # the bytes to hand over.
+        self.steps = {dtype: tf.function(self._step, jit_compile=jit_compile, input_signature=[
+            tf.TensorSpec([None, *model.input_shape[1:]], dtype), coef_spec, tf.TensorSpec([], tf.bool)])
+            for dtype in (tf.uint8, tf.float32)}
 
     def _step(self, frames: tf.Tensor, coef: tf.Tensor, greedy: tf.Tensor) -> tuple[tf.Tensor, ...]:
         # y = sum_a coef[:, a] * logit_a + coef[:, A] * value, so every kind of target is one signature;
         # `greedy` swaps in the one-hot of each frame's argmax (which carries no gradient itself).
+        frames = tf.cast(frames, tf.float32)
         with tf.GradientTape() as tape:
             acts, logits, value = self.submodel(frames, training=False)
             acts = tf.cast(acts, tf.float32)
@@ -80,8 +84,28 @@ class _CamFunction:
         # A map that is zero everywhere stays zero (ReLU cut everything, or a == b in a contrast): no 0/0.
         peak = tf.reduce_max(cams, axis=(1, 2), keepdims=True)
         normed = tf.math.divide_no_nan(cams, peak)
-        maps = tf.image.resize(normed[..., None], tf.shape(frames)[1:3], method="bilinear")[..., 0]
+        if self.upsample is None:  # frames of any size: resize per call
+            maps = tf.image.resize(normed[..., None], tf.shape(frames)[1:3], method="bilinear")[..., 0]
+        else:  # the same bilinear resize as two small matmuls, several times faster than the resize op
+            rows, cols = self.upsample
+            maps = tf.matmul(tf.matmul(rows[None], normed), cols[None], transpose_b=True)
         return cams, tf.clip_by_value(maps, 0.0, 1.0), logits, value
+
+
+def _bilinear_matrices(src: tuple, dst: tuple) -> tuple[tf.Tensor, tf.Tensor] | None:
+    """Matrices (R [H, h], C [W, w]) with R @ m @ C.T == tf.image.resize(m, (H, W), "bilinear") for any m.
+
+    Bilinear resizing is linear and separable, so resizing the identity's columns gives its matrix exactly.
+    None when a size is only known at call time.
+    """
+    if None in (*src, *dst):
+        return None
+
+    def along(n: int, size: int) -> tf.Tensor:
+        basis = tf.eye(n)[:, :, None, None]  # n one-hot images of n x 1
+        return tf.transpose(tf.image.resize(basis, (size, 1), method="bilinear")[:, :, 0, 0])
+
+    return along(int(src[0]), int(dst[0])), along(int(src[1]), int(dst[1]))
 
 
 # Per model, per layer name; weak keys so a dropped model takes its compiled functions with it.
@@ -124,7 +148,7 @@ def _cam_function(model: keras.Model, layer: str | None) -> _CamFunction:
 
 
 def _check_frames(model: keras.Model, frames: np.ndarray) -> np.ndarray:
-    """Return `frames` as a float32 batch [N, *input_shape], or raise ValueError saying what is accepted."""
+    """Return `frames` as a uint8 or float32 batch [N, *input_shape], or raise ValueError saying what is accepted."""
     frames = np.asarray(frames)
     expected = tuple(model.input_shape[1:])
     if frames.dtype != np.uint8 and frames.dtype not in _FLOAT_DTYPES:
@@ -144,7 +168,7 @@ def _check_frames(model: keras.Model, frames: np.ndarray) -> np.ndarray:
         lo, hi = float(frames.min()), float(frames.max())
         if lo < 0.0 or hi > 255.0:
             raise ValueError(f"frames must be raw pixel values in [0, 255], got values in [{lo:g}, {hi:g}]")
-    return frames.astype(np.float32, copy=False)
+    return frames if frames.dtype == np.uint8 else frames.astype(np.float32, copy=False)
 
 
 def _is_action(a: Any) -> bool:
@@ -184,7 +208,8 @@ def _run(model: keras.Model, frames: np.ndarray, target: Target, layer: str | No
     fn = _cam_function(model, layer)
     batch = _check_frames(model, frames)
     coef, greedy = _target_coef(target, batch.shape[0], fn.num_actions)
-    cams, maps, logits, values = fn.step(tf.constant(batch), tf.constant(coef), tf.constant(greedy))
+    step = fn.steps[tf.uint8 if batch.dtype == np.uint8 else tf.float32]
+    cams, maps, logits, values = step(tf.constant(batch), tf.constant(coef), tf.constant(greedy))
     return cams.numpy(), maps.numpy(), logits.numpy(), values.numpy(), fn.layer
 
 

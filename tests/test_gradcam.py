@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from eac3_tf.config import ConvSpec, ModelConfig, ObsConfig
 from eac3_tf.gradcam import CamResult, explain, grad_cam, grad_cam_raw
@@ -277,3 +278,14 @@ def test_maps_are_float32_in_unit_range_at_the_frames_resolution(eac3):
     single = grad_cam(model, frames[0])
     assert single.shape == (1, 20, 20)
     np.testing.assert_allclose(single[0], grad_cam(model, frames)[0], atol=1e-6)
+
+
+def test_upsampled_maps_equal_tf_image_resize_of_the_normalised_raw_maps(eac3):
+    # The step upsamples with two matmuls; they must be exactly the bilinear resize the docstring promises.
+    model, frames = eac3
+    for layer in ("conv1", "conv2", "pool2"):
+        raw = grad_cam_raw(model, frames, layer=layer)
+        peak = raw.max(axis=(1, 2), keepdims=True)
+        normed = (raw / np.where(peak > 0, peak, 1))[..., None]
+        expected = tf.image.resize(normed, model.input_shape[1:3], method="bilinear")[..., 0].numpy()
+        np.testing.assert_allclose(grad_cam(model, frames, layer=layer), np.clip(expected, 0, 1), atol=1e-6)
