@@ -257,6 +257,8 @@ BAD = [
     (F, ["--checkpoint", "{run}", "--frames", "0", "--out", FRESH], "--frames must be >= 1, got 0"),
     (F, ["--checkpoint", "{run}", "--cascade_frames", "-3", "--out", FRESH], "--cascade_frames must be >= 1"),
     (F, ["--checkpoint", "{run}", "--frames", "100000000", "--out", FRESH], "--frames must be 1..100000"),
+    (F, ["--checkpoint", "{run}", "--toy_agents", "0", "--out", FRESH], "--toy_agents must be >= 1, got 0"),
+    (F, ["--checkpoint", "{run}", "--toy_agents", "50", "--out", FRESH], "--toy_agents must be 1..20, got 50"),
     (F, ["--checkpoint", "{run}", "--toy_checkpoint", "{garbage}", "--out", FRESH], "incomplete: no manifest"),
     (F, ["--checkpoint", "{run}", "--out", "{base}/a_file/faith"], "a_file is a file, not a folder"),
     # ------------------------------------------------------------------ tools/plot_curve.py

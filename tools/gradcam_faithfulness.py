@@ -10,10 +10,11 @@ input seen is one frame. Catch: an agent is trained as tests/test_learning.py tr
 2 workers, 16 envs each, lr 2e-3, seed `--seed`), or loaded from `--toy_checkpoint`, and plays
 `--toy_frames` steps in 16 games (seed `--seed`).
 
-On both, four maps per frame: Grad-CAM of the greedy action (last conv layer, before its pool),
-perturbation saliency (Greydanus et al. 2018, all logits: 0.5 ||logits(I) - logits(phi)||^2), the
-model-free "blur_change" map (the same perturbations scored by how much they change the input; what the
-image alone shows) and a uniform random map (seed `--seed` + 1). They are scored by:
+On both, four maps per frame (five on Pong): Grad-CAM of the greedy action (last conv layer, before its
+pool; on Pong also at the first conv layer, "gradcam_conv1"), perturbation saliency (Greydanus et al. 2018,
+all logits: 0.5 ||logits(I) - logits(phi)||^2), the model-free "blur_change" map (the same perturbations
+scored by how much they change the input; what the image alone shows) and a uniform random map (seed
+`--seed` + 1). They are scored by:
 * deletion / insertion AUC of the greedy action's probability (20 steps; baseline: the frame blurred
   with a Gaussian of sigma 5 px, spatial axes only): deletion lower is better, insertion higher;
 * cascading randomisation (Adebayo et al. 2018): Spearman correlation of the maps of copies whose layers
@@ -24,7 +25,8 @@ image alone shows) and a uniform random map (seed `--seed` + 1). They are scored
   the model input stacks, "current" the newest screen only; pointing game on the same masks, exact and
   within one Grad-CAM cell (8 px for the fast preset);
 * Catch: pointing game (hit = the map's argmax is on the ball OR the paddle cell, exact and within one
-  cell; ball-only and paddle-only rates too) and object mass.
+  cell; ball-only and paddle-only rates too) and object mass; the Grad-CAM pointing game also over
+  `--toy_agents` agents trained with seeds seed, seed+1, ... (one run's agent is one sample of many).
 
 Writes OUT.json and OUT.md (each through a temp file and os.replace) and prints the Markdown.
 """
@@ -53,7 +55,6 @@ sal = None  # eac3_tf.saliency: main() imports it once the arguments are checked
 STEPS = 20  # deletion / insertion steps
 BLUR_SIGMA = 5.0  # deletion / insertion baseline blur, pixels
 CHUNK = 16  # frames per call in the long loops (progress granularity)
-METHODS = ("gradcam", "perturbation", "blur_change", "random")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -64,10 +65,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default="results/gradcam/faithfulness", help="output path without extension")
     p.add_argument("--toy_checkpoint", default=None, help="a trained Catch checkpoint (else one is trained)")
     p.add_argument("--toy_frames", type=int, default=500, help="Catch frames to record")
+    p.add_argument("--toy_agents", type=int, default=5,
+                   help="Catch agents (seeds seed, seed+1, ...) whose Grad-CAM pointing game is scored; the "
+                        "first is the one every other Catch figure uses")
     p.add_argument("--cascade_frames", type=int, default=100,
                    help="frames for the perturbation maps' randomisation check (Grad-CAM uses all)")
     args = p.parse_args(argv)
-    for name in ("frames", "toy_frames", "cascade_frames"):
+    for name in ("frames", "toy_frames", "cascade_frames", "toy_agents"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     return args
@@ -148,6 +152,35 @@ def catch_object_masks(frames: np.ndarray) -> dict[str, np.ndarray]:
     return {"ball": ball, "paddle": paddle, "objects": ball | paddle}
 
 
+def agent_pointing(model, frames: np.ndarray, tolerance: int) -> dict:
+    """Grad-CAM pointing game of one Catch agent: exact and within `tolerance` cells, and all-zero maps."""
+    from eac3_tf.gradcam import grad_cam
+
+    maps, masks = grad_cam(model, frames), catch_object_masks(frames)["objects"]
+    zero = maps.reshape(len(maps), -1).max(axis=1) == 0
+    tolerant = sal.pointing_game(maps, masks, tolerance)
+    return {"frames": len(frames), "pointing": float(np.mean(sal.pointing_game(maps, masks))),
+            "pointing_tolerant": float(np.mean(tolerant)), "all_zero_maps": int(zero.sum()),
+            "pointing_tolerant_defined": float(np.mean(tolerant[~zero])) if (~zero).any() else None}
+
+
+def toy_agents_pointing(first_model, first_frames: np.ndarray, args, tolerance: int) -> dict:
+    """The pointing game over --toy_agents Catch agents trained with seeds seed, seed+1, ...: one trained
+    agent's score says little, since threaded training differs from run to run."""
+    per_agent = [{"seed": args.seed, **agent_pointing(first_model, first_frames, tolerance)}]
+    for seed in range(args.seed + 1, args.seed + args.toy_agents):
+        with tempfile.TemporaryDirectory(prefix="catch_") as logdir:
+            ckpt = train_toy(seed, Path(logdir))
+        frames, mean_return = record_toy(ckpt.model, args.toy_frames, seed)
+        per_agent.append({"seed": seed, "mean_return_while_recording": mean_return,
+                          **agent_pointing(ckpt.model, frames, tolerance)})
+    n = np.array([a["frames"] for a in per_agent])
+    pooled = {key: float(np.sum(n * np.array([a[key] for a in per_agent])) / n.sum())
+              for key in ("pointing", "pointing_tolerant")}
+    return {"per_agent": per_agent, "pooled": pooled, "tolerance_cells": tolerance,
+            "all_zero_maps": int(sum(a["all_zero_maps"] for a in per_agent)), "frames": int(n.sum())}
+
+
 # --- measuring ------------------------------------------------------------------------------------------
 
 
@@ -175,6 +208,10 @@ def compute_maps(model, frames, seed: int, pert_kwargs: dict, timings: dict, tag
     maps["perturbation"] = chunked(lambda s: sal.perturbation_saliency(model, frames[s], **pert_kwargs), n,
                                    f"{tag}: perturbation")
     timings["perturbation"] = time.perf_counter() - t
+    convs = [layer.name for layer in model.layers if layer.name.startswith("conv")]
+    if len(convs) > 1:  # the finest layer, to show what the choice of layer costs or buys
+        maps[f"gradcam_{convs[0]}"] = chunked(lambda s: grad_cam(model, frames[s], layer=convs[0]), n,
+                                               f"{tag}: grad-cam {convs[0]}")
     maps["blur_change"] = sal.blur_change_map(frames, **pert_kwargs)
     maps["random"] = np.random.default_rng(seed + 1).random(maps["gradcam"].shape).astype(np.float32)
     return maps
@@ -305,7 +342,10 @@ def run_toy(args, timings: dict) -> dict:
         name: {f"{obj}{suffix}": float(np.mean(sal.pointing_game(m, masks[obj], t)))
                for obj in ("ball", "paddle") for suffix, t in (("", 0), ("_tolerant", tol))}
         for name, m in maps.items()}
-    timings["total"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    result["agents"] = toy_agents_pointing(model, frames, args, tol)
+    timings["more_agents"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0 - timings["more_agents"]
     result["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     result["seconds_per_frame_excluding_training"] = round((timings["total"] - timings["train_or_load"]) / len(frames),
                                                            4)
@@ -330,7 +370,8 @@ def markdown(report: dict) -> str:
              f"recorded with the sampled policy, seed {st['seed']}. Catch: {toy['checkpoint']} "
              f"({toy['frames_trained']:,} frames trained), {toy['frames']} frames, mean return while recording "
              f"{toy['mean_return_while_recording']:.2f}.", "",
-             "Maps: `gradcam` of the greedy action (last conv, before its pool); `perturbation` saliency "
+             "Maps: `gradcam` of the greedy action (last conv, before its pool; `gradcam_conv1`: the same at "
+             "the first conv layer, finer); `perturbation` saliency "
              f"(Greydanus et al. 2018, all logits; patch/stride/blur sigma Pong {pp['patch']:g}/{pp['stride']}/"
              f"{pp['sigma']:g} px, Catch {tp['patch']:g}/{tp['stride']}/{tp['sigma']:g}); `blur_change`, the same "
              "perturbations scored by how much they change the input (no model: what the image alone shows); "
@@ -339,7 +380,7 @@ def markdown(report: dict) -> str:
     for task, res in (("Pong", pong), ("Catch", toy)):
         lines += [f"## {task}: deletion / insertion AUC", "",
                   "| map | deletion AUC (lower is better) | insertion AUC (higher is better) |", "|---|---|---|"]
-        for name in METHODS:
+        for name in (k for k in res["deletion_insertion"] if k != "fractions"):
             d = res["deletion_insertion"][name]
             lines.append(f"| {name} | {pm(d['deletion_auc'])} | {pm(d['insertion_auc'])} |")
         stages = res["randomization"]["gradcam"]["stages"]
@@ -357,7 +398,7 @@ def markdown(report: dict) -> str:
               "|---|---|---|---|---|---|---|"]
     for which in ("stack", "current"):
         o = pong["objects"][which]
-        for name in METHODS:
+        for name in (k for k in o if isinstance(o[k], dict) and "mass" in o[k]):
             ratio = "n/a" if o[name]["ratio"] is None else f"{o[name]['ratio']:.1f}x"
             lines.append(f"| {which} | {pm(o['area_share'], 4)} | {name} | {pm(o[name]['mass'])} | {ratio} | "
                          f"{o[name]['pointing']:.1%} | {o[name]['pointing_tolerant']:.1%} |")
@@ -371,12 +412,24 @@ def markdown(report: dict) -> str:
               f"| map | ball or paddle | ±{ttol} | ball | ball ±{ttol} | paddle | paddle ±{ttol} | mass on objects "
               "| mass / area |",
               "|---|---|---|---|---|---|---|---|---|"]
-    for name in METHODS:
+    for name in toy["pointing_by_object"]:
         o, p = toy["objects"][name], toy["pointing_by_object"][name]
         ratio = "n/a" if o["ratio"] is None else f"{o['ratio']:.1f}x"
         lines.append(f"| {name} | {o['pointing']:.1%} | {o['pointing_tolerant']:.1%} | {p['ball']:.1%} | "
                      f"{p['ball_tolerant']:.1%} | {p['paddle']:.1%} | {p['paddle_tolerant']:.1%} | "
                      f"{pm(o['mass'])} | {ratio} |")
+    ag = toy["agents"]
+    lines += ["", f"### Catch: Grad-CAM pointing game over {len(ag['per_agent'])} independently trained agents", "",
+              f"Each agent trained as above with its own seed, {ag['per_agent'][0]['frames']} frames of its own play. "
+              "All-zero maps (ReLU cut everything) point nowhere and count as misses.", "",
+              f"| seed | pointing | ±{ag['tolerance_cells']} | all-zero maps | ±{ag['tolerance_cells']} over the "
+              "other maps |", "|---|---|---|---|---|"]
+    for a in ag["per_agent"]:
+        defined = "n/a" if a["pointing_tolerant_defined"] is None else f"{a['pointing_tolerant_defined']:.1%}"
+        lines.append(f"| {a['seed']} | {a['pointing']:.1%} | {a['pointing_tolerant']:.1%} | {a['all_zero_maps']} | "
+                     f"{defined} |")
+    lines.append(f"| all ({ag['frames']} frames) | {ag['pooled']['pointing']:.1%} | "
+                 f"{ag['pooled']['pointing_tolerant']:.1%} | {ag['all_zero_maps']} | |")
     keys = sorted(set(pong["timings_s"]) | set(toy["timings_s"]))
     lines += ["", f"Catch object area share: {pm(toy['objects']['area_share'], 3)}.", "",
               "## Timings (seconds)", "", "| task | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
@@ -400,20 +453,11 @@ def finite(x):
     return x
 
 
-def atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv=None) -> int:
     global sal
     args = parse_args(argv)
+    if args.toy_agents > 20:
+        raise cli.UsageError(f"--toy_agents must be 1..20, got {args.toy_agents}")
     for name in ("frames", "toy_frames", "cascade_frames"):
         if getattr(args, name) > 100_000:
             raise cli.UsageError(f"--{name} must be 1..100000, got {getattr(args, name)}")
@@ -437,8 +481,8 @@ def main(argv=None) -> int:
     report = {"settings": settings, "pong": run_pong(args, pong_t), "toy": run_toy(args, toy_t)}
     text = markdown(report)
     json_path, md_path = Path(f"{out}.json"), Path(f"{out}.md")
-    atomic_write(json_path, json.dumps(finite(report), indent=2) + "\n")
-    atomic_write(md_path, text)
+    checkpoint.write_text_atomic(json_path, json.dumps(finite(report), indent=2) + "\n")
+    checkpoint.write_text_atomic(md_path, text)
     print(text)
     print(f"wrote {json_path} and {md_path}")
     return 0
