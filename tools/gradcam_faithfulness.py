@@ -167,6 +167,10 @@ def agent_pointing(model, frames: np.ndarray, tolerance: int) -> dict:
 def toy_agents_pointing(first_model, first_frames: np.ndarray, args, tolerance: int) -> dict:
     """The pointing game over --toy_agents Catch agents trained with seeds seed, seed+1, ...: one trained
     agent's score says little, since threaded training differs from run to run."""
+    import tensorflow as tf
+
+    # Each new agent traces its own tf.functions; TF's "excessive retracing" warning says nothing here.
+    tf.get_logger().setLevel("ERROR")
     per_agent = [{"seed": args.seed, **agent_pointing(first_model, first_frames, tolerance)}]
     for seed in range(args.seed + 1, args.seed + args.toy_agents):
         with tempfile.TemporaryDirectory(prefix="catch_") as logdir:
