@@ -81,7 +81,7 @@ def main() -> None:
         cases[f"forward_ms_per_frame_b{batch}"] = (
             forward, tf.constant(np.resize(frames, (batch, *frames.shape[1:])).astype(np.float32)))
     if args.xla:
-        cam = gradcam._CamFunction(model, gradcam.explain(model, frames[:1]).layer, jit_compile=True)
+        cam = gradcam._CamFunction(model, gradcam._resolve_layer(model, None), jit_compile=True)
         coef, xla_step = tf.zeros((32, cam.num_actions + 1)), cam.steps[tf.uint8]
         cases["gradcam_xla_ms_per_frame_b32"] = (lambda x: xla_step(tf.constant(x), coef, tf.constant(True)), frames)
     r.update(interleaved(cases, args.seconds * len(cases), args.rounds))

@@ -152,11 +152,9 @@ def catch_object_masks(frames: np.ndarray) -> dict[str, np.ndarray]:
     return {"ball": ball, "paddle": paddle, "objects": ball | paddle}
 
 
-def agent_pointing(model, frames: np.ndarray, tolerance: int) -> dict:
+def agent_pointing(maps: np.ndarray, frames: np.ndarray, tolerance: int) -> dict:
     """Grad-CAM pointing game of one Catch agent: exact and within `tolerance` cells, and all-zero maps."""
-    from eac3_tf.gradcam import grad_cam
-
-    maps, masks = grad_cam(model, frames), catch_object_masks(frames)["objects"]
+    masks = catch_object_masks(frames)["objects"]
     zero = maps.reshape(len(maps), -1).max(axis=1) == 0
     tolerant = sal.pointing_game(maps, masks, tolerance)
     return {"frames": len(frames), "pointing": float(np.mean(sal.pointing_game(maps, masks))),
@@ -164,20 +162,22 @@ def agent_pointing(model, frames: np.ndarray, tolerance: int) -> dict:
             "pointing_tolerant_defined": float(np.mean(tolerant[~zero])) if (~zero).any() else None}
 
 
-def toy_agents_pointing(first_model, first_frames: np.ndarray, args, tolerance: int) -> dict:
+def toy_agents_pointing(first_maps: np.ndarray, first_frames: np.ndarray, args, tolerance: int) -> dict:
     """The pointing game over --toy_agents Catch agents trained with seeds seed, seed+1, ...: one trained
     agent's score says little, since threaded training differs from run to run."""
     import tensorflow as tf
 
+    from eac3_tf.gradcam import grad_cam
+
     # Each new agent traces its own tf.functions; TF's "excessive retracing" warning says nothing here.
     tf.get_logger().setLevel("ERROR")
-    per_agent = [{"seed": args.seed, **agent_pointing(first_model, first_frames, tolerance)}]
+    per_agent = [{"seed": args.seed, **agent_pointing(first_maps, first_frames, tolerance)}]
     for seed in range(args.seed + 1, args.seed + args.toy_agents):
         with tempfile.TemporaryDirectory(prefix="catch_") as logdir:
             ckpt = train_toy(seed, Path(logdir))
         frames, mean_return = record_toy(ckpt.model, args.toy_frames, seed)
         per_agent.append({"seed": seed, "mean_return_while_recording": mean_return,
-                          **agent_pointing(ckpt.model, frames, tolerance)})
+                          **agent_pointing(grad_cam(ckpt.model, frames), frames, tolerance)})
     n = np.array([a["frames"] for a in per_agent])
     pooled = {key: float(np.sum(n * np.array([a[key] for a in per_agent])) / n.sum())
               for key in ("pointing", "pointing_tolerant")}
@@ -201,6 +201,8 @@ def chunked(fn, n: int, desc: str):
 
 
 def compute_maps(model, frames, seed: int, pert_kwargs: dict, timings: dict, tag: str) -> dict:
+    import keras
+
     from eac3_tf.gradcam import grad_cam
 
     n = len(frames)
@@ -212,7 +214,7 @@ def compute_maps(model, frames, seed: int, pert_kwargs: dict, timings: dict, tag
     maps["perturbation"] = chunked(lambda s: sal.perturbation_saliency(model, frames[s], **pert_kwargs), n,
                                    f"{tag}: perturbation")
     timings["perturbation"] = time.perf_counter() - t
-    convs = [layer.name for layer in model.layers if layer.name.startswith("conv")]
+    convs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     if len(convs) > 1:  # the finest layer, to show what the choice of layer costs or buys
         maps[f"gradcam_{convs[0]}"] = chunked(lambda s: grad_cam(model, frames[s], layer=convs[0]), n,
                                                f"{tag}: grad-cam {convs[0]}")
@@ -347,7 +349,7 @@ def run_toy(args, timings: dict) -> dict:
                for obj in ("ball", "paddle") for suffix, t in (("", 0), ("_tolerant", tol))}
         for name, m in maps.items()}
     t = time.perf_counter()
-    result["agents"] = toy_agents_pointing(model, frames, args, tol)
+    result["agents"] = toy_agents_pointing(maps["gradcam"], frames, args, tol)
     timings["more_agents"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0 - timings["more_agents"]
     result["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
