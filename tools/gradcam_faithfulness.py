@@ -1,17 +1,21 @@
-"""Is Grad-CAM faithful? Deletion/insertion, randomisation and object checks on Pong and on the Catch toy.
+"""Is Grad-CAM faithful? Deletion/insertion, randomisation and object checks on an ALE game and the Catch toy.
 
 Usage:
     python tools/gradcam_faithfulness.py --checkpoint runs/pong_fast [--frames 500] [--seed 0]
         [--out results/gradcam/faithfulness] [--toy_checkpoint runs/catch]
+    python tools/gradcam_faithfulness.py --checkpoint runs/suite/qbert --skip_toy \
+        --out results/gradcam/faithfulness_qbert
 
-Pong: `--frames` agent steps are played by the checkpoint's policy (sampled actions) in one
+The game: `--frames` agent steps are played by the checkpoint's policy (sampled actions) in one
 `AtariBatchEnv` (the checkpoint's env settings, seed `--seed`; policy RNG seed `--seed`); every model
-input seen is one frame. Catch: an agent is trained as tests/test_learning.py trains one (100k frames,
+input seen is one frame. Any ALE game is accepted; the object checks need object positions, which this
+tool reads (from the screen colours) on Pong only. `--skip_toy` leaves the Catch part out.
+Catch: an agent is trained as tests/test_learning.py trains one (100k frames,
 2 workers, 16 envs each, lr 2e-3, seed `--seed`), or loaded from `--toy_checkpoint`, and plays
 `--toy_frames` steps in 16 games (seed `--seed`).
 
-On both, four maps per frame (five on Pong): Grad-CAM of the greedy action (last conv layer, before its
-pool; on Pong also at the first conv layer, "gradcam_conv1"), perturbation saliency (Greydanus et al. 2018,
+On both, four maps per frame (five on an ALE game): Grad-CAM of the greedy action (last conv layer, before its
+pool; on the ALE game also at the first conv layer, "gradcam_conv1"), perturbation saliency (Greydanus et al. 2018,
 all logits: 0.5 ||logits(I) - logits(phi)||^2), the model-free "blur_change" map (the same perturbations
 scored by how much they change the input; what the image alone shows) and a uniform random map (seed
 `--seed` + 1). They are scored by:
@@ -49,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eac3_tf import checkpoint, cli  # noqa: E402
+from eac3_tf.config import camel_game  # noqa: E402
 
 sal = None  # eac3_tf.saliency: main() imports it once the arguments are checked (it loads TensorFlow)
 
@@ -59,10 +64,11 @@ CHUNK = 16  # frames per call in the long loops (progress granularity)
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = cli.ArgumentParser(prog="gradcam_faithfulness.py", description=__doc__.split("\n")[0])
-    p.add_argument("--checkpoint", required=True, help="Pong run logdir, ckpt-* folder or its model.keras")
-    p.add_argument("--frames", type=int, default=500, help="Pong agent steps to record (one frame each)")
+    p.add_argument("--checkpoint", required=True, help="ALE game run logdir, ckpt-* folder or its model.keras")
+    p.add_argument("--frames", type=int, default=500, help="agent steps of the game to record (one frame each)")
     p.add_argument("--seed", type=int, default=0, help="env, policy, toy training and random-map seed")
     p.add_argument("--out", default="results/gradcam/faithfulness", help="output path without extension")
+    p.add_argument("--skip_toy", action="store_true", help="leave out the Catch toy (per-game runs)")
     p.add_argument("--toy_checkpoint", default=None, help="a trained Catch checkpoint (else one is trained)")
     p.add_argument("--toy_frames", type=int, default=500, help="Catch frames to record")
     p.add_argument("--toy_agents", type=int, default=5,
@@ -80,10 +86,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 # --- recording ------------------------------------------------------------------------------------------
 
 
-def record_pong(model, meta: dict, steps: int, seed: int):
-    """Play `steps` agent steps; return the model inputs [T, H, W, C] and two object masks per input at
-    play-area resolution [T, 160, 160]: objects on any of the screens its stack holds (an episode's first
-    screen fills the stack, as FrameStack does) and on the newest screen only."""
+def record_game(model, meta: dict, steps: int, seed: int):
+    """Play `steps` agent steps; return the model inputs [T, H, W, C] and, on Pong, two object masks per
+    input at play-area resolution [T, 160, 160]: objects on any of the screens its stack holds (an
+    episode's first screen fills the stack, as FrameStack does) and on the newest screen only (else None)."""
     from eac3_tf.config import PRESETS, EnvConfig
     from eac3_tf.envs import AtariBatchEnv
     from eac3_tf.policy import sample_actions
@@ -92,21 +98,23 @@ def record_pong(model, meta: dict, steps: int, seed: int):
     rows = (obs_cfg.crop_top, obs_cfg.crop_bottom)
     env = AtariBatchEnv(EnvConfig(**meta["env"]), obs_cfg, 1)
     rng = np.random.default_rng(seed)
+    pong = meta["game"] == "pong"
 
-    def objects() -> np.ndarray:
-        return sal.pong_object_masks(env.last_screens, rows)["objects"][0]
+    def objects() -> np.ndarray | None:
+        return sal.pong_object_masks(env.last_screens, rows)["objects"][0] if pong else None
 
     obs = env.reset(seed)
     stack = deque([objects()] * obs_cfg.stack, maxlen=obs_cfg.stack)
     frames, in_stack, current = [], [], []
-    for _ in tqdm(range(steps), desc="pong: play", leave=False):
+    for _ in tqdm(range(steps), desc=f"{meta['game']}: play", leave=False):
         frames.append(obs[0])
-        in_stack.append(np.any(stack, axis=0))
-        current.append(stack[-1])
+        if pong:
+            in_stack.append(np.any(stack, axis=0))
+            current.append(stack[-1])
         obs, _, done, _ = env.step(sample_actions(sal.policy_logits(model, obs), rng))
         stack.extend([objects()] * (obs_cfg.stack if done[0] else 1))
     env.close()
-    return np.stack(frames), {"stack": np.stack(in_stack), "current": np.stack(current)}
+    return np.stack(frames), ({"stack": np.stack(in_stack), "current": np.stack(current)} if pong else None)
 
 
 def train_toy(seed: int, logdir: Path):
@@ -304,21 +312,23 @@ def evaluate(model, frames, pert_kwargs: dict, args, timings: dict, tag: str) ->
     return result, maps
 
 
-def run_pong(args, timings: dict) -> dict:
+def run_game(args, timings: dict) -> dict:
     t0 = time.perf_counter()
     ckpt = checkpoint.load(checkpoint.resolve(args.checkpoint), with_optimizer=False)
     model, meta = ckpt.model, ckpt.state["meta"]
     t = time.perf_counter()
-    frames, object_masks = record_pong(model, meta, args.frames, args.seed)
+    frames, object_masks = record_game(model, meta, args.frames, args.seed)
     timings["record"] = time.perf_counter() - t
     h, w = frames.shape[1:3]
-    result, maps = evaluate(model, frames, {"patch": 5.0, "stride": 5, "sigma": 3.0}, args, timings, "pong")
+    result, maps = evaluate(model, frames, {"patch": 5.0, "stride": 5, "sigma": 3.0}, args, timings, meta["game"])
     result = {"checkpoint": str(ckpt.path), "game": meta["game"], "preset": meta["preset"],
               "frames_trained": int(ckpt.state["frames"]), "env": meta["env"], **result}
-    t = time.perf_counter()
-    result["objects"] = {which: mass_and_pointing(maps, sal.downsample_mask(m, (h, w)), result["gradcam_cell_px"])
-                         for which, m in object_masks.items()}
-    timings["objects"] = time.perf_counter() - t
+    if object_masks is not None:
+        t = time.perf_counter()
+        result["objects"] = {which: mass_and_pointing(maps, sal.downsample_mask(m, (h, w)),
+                                                      result["gradcam_cell_px"])
+                             for which, m in object_masks.items()}
+        timings["objects"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     result["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     result["seconds_per_frame"] = round(timings["total"] / len(frames), 4)
@@ -369,21 +379,27 @@ def pm(s: dict, digits: int = 3) -> str:
 
 
 def markdown(report: dict) -> str:
-    pong, toy, st = report["pong"], report["toy"], report["settings"]
-    pp, tp = pong["perturbation"], toy["perturbation"]
+    st = report["settings"]
+    game = st.get("game", "pong")
+    name = camel_game(game)
+    atari, toy = report[game], report.get("toy")
+    pp = atari["perturbation"]
+    tasks = [(name, atari)] + ([("Catch", toy)] if toy else [])
+    catch = (f" Catch: {toy['checkpoint']} ({toy['frames_trained']:,} frames trained), {toy['frames']} frames, mean "
+             f"return while recording {toy['mean_return_while_recording']:.2f}." if toy else " Catch: not run.")
+    catch_pert = f", Catch {toy['perturbation']['patch']:g}/{toy['perturbation']['stride']}/" \
+                 f"{toy['perturbation']['sigma']:g}" if toy else ""
     lines = ["# Grad-CAM faithfulness", "",
-             f"Pong: `{pong['checkpoint']}` ({pong['frames_trained']:,} frames trained), {pong['frames']} frames "
-             f"recorded with the sampled policy, seed {st['seed']}. Catch: {toy['checkpoint']} "
-             f"({toy['frames_trained']:,} frames trained), {toy['frames']} frames, mean return while recording "
-             f"{toy['mean_return_while_recording']:.2f}.", "",
+             f"{name}: `{atari['checkpoint']}` ({atari['frames_trained']:,} frames trained), {atari['frames']} "
+             f"frames recorded with the sampled policy, seed {st['seed']}.{catch}", "",
              "Maps: `gradcam` of the greedy action (last conv, before its pool; `gradcam_conv1`: the same at "
              "the first conv layer, finer); `perturbation` saliency "
-             f"(Greydanus et al. 2018, all logits; patch/stride/blur sigma Pong {pp['patch']:g}/{pp['stride']}/"
-             f"{pp['sigma']:g} px, Catch {tp['patch']:g}/{tp['stride']}/{tp['sigma']:g}); `blur_change`, the same "
+             f"(Greydanus et al. 2018, all logits; patch/stride/blur sigma {name} {pp['patch']:g}/{pp['stride']}/"
+             f"{pp['sigma']:g} px{catch_pert}); `blur_change`, the same "
              "perturbations scored by how much they change the input (no model: what the image alone shows); "
              f"`random`, uniform noise. Deletion/insertion: probability of the greedy action, {st['steps']} steps, "
              f"baseline = the frame blurred with sigma {st['blur_sigma']:g} px; mean ± std over frames.", ""]
-    for task, res in (("Pong", pong), ("Catch", toy)):
+    for task, res in tasks:
         lines += [f"## {task}: deletion / insertion AUC", "",
                   "| map | deletion AUC (lower is better) | insertion AUC (higher is better) |", "|---|---|---|"]
         for name in (k for k in res["deletion_insertion"] if k != "fractions"):
@@ -398,20 +414,42 @@ def markdown(report: dict) -> str:
             lines.append(f"| {name} ({r['frames']}) | " + " | ".join(pm(s, 2) for s in r["spearman"])
                          + f" | {pm(res['spearman_with_blur_change'][name], 2)} |")
         lines.append("")
-    tol = pong["objects"]["stack"]["pointing_tolerance_cells"]
-    lines += ["## Pong: map mass on the ball and both paddles", "",
-              f"| masks | object area share | map | mass on objects | mass / area | pointing | pointing ±{tol} px |",
-              "|---|---|---|---|---|---|---|"]
+    lines += objects_markdown(atari) + (toy_markdown(toy) if toy else [])
+    keys = sorted(set().union(*(res["timings_s"] for _, res in tasks)))
+    lines += ["## Timings (seconds)", "", "| task | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for task, res in tasks:
+        lines.append(f"| {task} | " + " | ".join(f"{res['timings_s'][k]:.1f}" if k in res["timings_s"] else "–"
+                                                 for k in keys) + " |")
+    lines += ["", f"{name}: {atari['seconds_per_frame']:.3f} s per frame in all" + (
+        f"; Catch: {toy['seconds_per_frame_excluding_training']:.4f} s per frame excluding training" if toy else "")
+        + f". Command: `{st['command']}`", ""]
+    return "\n".join(lines)
+
+
+def objects_markdown(atari: dict) -> list[str]:
+    """The object-mass table where object positions are known (Pong), else one line saying why not."""
+    if "objects" not in atari:
+        return [f"No object checks: this tool locates objects on Pong only (its colours), not on "
+                f"{camel_game(atari['game'])}.", ""]
+    tol = atari["objects"]["stack"]["pointing_tolerance_cells"]
+    lines = ["## Pong: map mass on the ball and both paddles", "",
+             f"| masks | object area share | map | mass on objects | mass / area | pointing | pointing ±{tol} px |",
+             "|---|---|---|---|---|---|---|"]
     for which in ("stack", "current"):
-        o = pong["objects"][which]
+        o = atari["objects"][which]
         for name in (k for k in o if isinstance(o[k], dict) and "mass" in o[k]):
             ratio = "n/a" if o[name]["ratio"] is None else f"{o[name]['ratio']:.1f}x"
             lines.append(f"| {which} | {pm(o['area_share'], 4)} | {name} | {pm(o[name]['mass'])} | {ratio} | "
                          f"{o[name]['pointing']:.1%} | {o[name]['pointing_tolerant']:.1%} |")
+    return lines + ["", "`stack`: objects on any of the 4 screens the input stacks; `current`: the newest screen "
+                    f"only. ±{tol} px: within one Grad-CAM cell of an object (Chebyshev distance on the 80x80 input).",
+                    ""]
+
+
+def toy_markdown(toy: dict) -> list[str]:
+    """The Catch pointing game and object mass, one agent and several."""
     ttol = toy["objects"]["pointing_tolerance_cells"]
-    lines += ["", "`stack`: objects on any of the 4 screens the input stacks; `current`: the newest screen only. "
-              f"±{tol} px: within one Grad-CAM cell of an object (Chebyshev distance on the 80x80 input).", "",
-              "## Catch: pointing game and object mass", "",
+    lines = ["## Catch: pointing game and object mass", "",
               f"Hit = the map's argmax is on the ball or the paddle cell; ±{ttol}: within {ttol} cell(s), one "
               "Grad-CAM cell (for the toy net also the 3x3 conv's receptive-field radius). The random row is chance.",
               "",
@@ -436,16 +474,7 @@ def markdown(report: dict) -> str:
                      f"{defined} |")
     lines.append(f"| all ({ag['frames']} frames) | {ag['pooled']['pointing']:.1%} | "
                  f"{ag['pooled']['pointing_tolerant']:.1%} | {ag['all_zero_maps']} | |")
-    keys = sorted(set(pong["timings_s"]) | set(toy["timings_s"]))
-    lines += ["", f"Catch object area share: {pm(toy['objects']['area_share'], 3)}.", "",
-              "## Timings (seconds)", "", "| task | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
-    for task, res in (("Pong", pong), ("Catch", toy)):
-        lines.append(f"| {task} | " + " | ".join(f"{res['timings_s'][k]:.1f}" if k in res["timings_s"] else "–"
-                                                 for k in keys) + " |")
-    lines += ["", f"Pong: {pong['seconds_per_frame']:.3f} s per frame in all; Catch: "
-              f"{toy['seconds_per_frame_excluding_training']:.4f} s per frame excluding training. "
-              f"Command: `{st['command']}`", ""]
-    return "\n".join(lines)
+    return lines + ["", f"Catch object area share: {pm(toy['objects']['area_share'], 3)}.", ""]
 
 
 def finite(x):
@@ -469,9 +498,8 @@ def main(argv=None) -> int:
             raise cli.UsageError(f"--{name} must be 1..100000, got {getattr(args, name)}")
     # every check before TensorFlow loads; a damaged checkpoint is one line, not a traceback from Keras
     state = checkpoint.verify_agent(checkpoint.resolve(args.checkpoint))
-    if state["meta"].get("game") != "pong":
-        raise cli.UsageError(f"--checkpoint {args.checkpoint} plays {state['meta'].get('game')!r}; the object "
-                             "masks are Pong's: give a Pong checkpoint")
+    if args.toy_checkpoint and args.skip_toy:
+        raise cli.UsageError("--toy_checkpoint and --skip_toy contradict each other: give one")
     if args.toy_checkpoint:
         checkpoint.verify(checkpoint.resolve(args.toy_checkpoint))
     out = Path(args.out)
@@ -481,10 +509,12 @@ def main(argv=None) -> int:
     from eac3_tf import saliency as sal
 
     tf.keras.utils.set_random_seed(args.seed)
-    settings = {"seed": args.seed, "steps": STEPS, "blur_sigma": BLUR_SIGMA, "baseline": "blur",
+    game = state["meta"]["game"]
+    settings = {"game": game, "seed": args.seed, "steps": STEPS, "blur_sigma": BLUR_SIGMA, "baseline": "blur",
                 "command": "python tools/gradcam_faithfulness.py " + " ".join(sys.argv[1:] if argv is None else argv)}
-    pong_t, toy_t = {}, {}
-    report = {"settings": settings, "pong": run_pong(args, pong_t), "toy": run_toy(args, toy_t)}
+    report = {"settings": settings, game: run_game(args, {})}
+    if not args.skip_toy:
+        report["toy"] = run_toy(args, {})
     text = markdown(report)
     json_path, md_path = Path(f"{out}.json"), Path(f"{out}.md")
     checkpoint.write_text_atomic(json_path, json.dumps(finite(report), indent=2) + "\n")

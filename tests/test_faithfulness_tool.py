@@ -1,0 +1,44 @@
+"""tools/gradcam_faithfulness.py on a game other than Pong: the game-independent checks run, the object
+checks (which need Pong's colours) are left out and the report says so, and --skip_toy drops Catch."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+
+from eac3_tf.config import PRESETS, EnvConfig
+
+
+def test_a_qbert_agent_gets_deletion_insertion_and_randomisation_but_no_object_checks(tmp_path):
+    import keras
+
+    from eac3_tf import checkpoint
+    from eac3_tf.model import build_model
+
+    keras.utils.set_random_seed(0)
+    meta = {"game": "qbert", "preset": "fast", "env": dataclasses.asdict(EnvConfig(game="qbert"))}
+    ckpt = checkpoint.save(tmp_path / "qbert", build_model((80, 80, 4), 6, PRESETS["fast"]), [],
+                           {"frames": 0, "meta": meta}, keep=1)
+    out = tmp_path / "faith" / "qbert"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gradcam_faithfulness.py"), "--checkpoint", str(ckpt), "--frames", "6",
+         "--cascade_frames", "2", "--skip_toy", "--out", str(out)],
+        cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert set(report) == {"settings", "qbert"} and report["settings"]["game"] == "qbert"
+    qbert = report["qbert"]
+    assert qbert["frames"] == 6 and "objects" not in qbert
+    assert set(qbert["deletion_insertion"]) == {"gradcam", "gradcam_conv1", "perturbation", "blur_change", "random",
+                                                "fractions"}
+    assert qbert["deletion_insertion"]["gradcam"]["deletion_auc"]["n"] + \
+        qbert["deletion_insertion"]["gradcam"]["deletion_auc"]["undefined"] == 6
+    assert qbert["randomization"]["gradcam"]["stages"][-1] == "conv1"
+    assert qbert["randomization"]["perturbation"]["frames"] == 2
+    text = out.with_suffix(".md").read_text()
+    assert "## Qbert: deletion / insertion AUC" in text and "Catch: not run." in text
+    assert "No object checks: this tool locates objects on Pong only (its colours), not on Qbert." in text
+    assert "## Catch" not in text
