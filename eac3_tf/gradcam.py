@@ -53,8 +53,13 @@ class _CamFunction:
         logits, value = _policy_outputs(model)
         self.layer = layer
         self.num_actions = int(logits.shape[-1])
+        acts = model.get_layer(layer).output
+        # Equation (1) needs only sum_ij dy/dA_ij. A max- or average-pool passes each output cell's gradient
+        # back with weights that sum to 1, so that sum equals the sum of dy/dP over the pool's output P:
+        # the gradient stops at P and skips the pool's backward op (the default layer, conv2, is pooled).
+        self.pool = _sole_pool_after(model, acts)
         # model.input, not model.inputs: the submodel then takes a plain tensor without a structure warning.
-        self.submodel = keras.Model(model.input, [model.get_layer(layer).output, logits, value])
+        self.submodel = keras.Model(model.input, [acts, self.pool.output if self.pool else acts, logits, value])
         coef_spec = tf.TensorSpec([None, self.num_actions + 1], tf.float32)
         self.upsample = _bilinear_matrices(self.submodel.output[0].shape[1:3], model.input_shape[1:3])
         # Plain graphs by default, not XLA: on the 2-core Xeons measured here XLA made this step ~50% slower
@@ -69,7 +74,7 @@ class _CamFunction:
         # `greedy` swaps in the one-hot of each frame's argmax (which carries no gradient itself).
         frames = tf.cast(frames, tf.float32)
         with tf.GradientTape() as tape:
-            acts, logits, value = self.submodel(frames, training=False)
+            acts, grad_at, logits, value = self.submodel(frames, training=False)
             acts = tf.cast(acts, tf.float32)
             logits = tf.cast(logits, tf.float32)
             value = tf.reshape(tf.cast(value, tf.float32), [-1])
@@ -77,8 +82,9 @@ class _CamFunction:
             logit_coef = tf.where(greedy, argmax_coef, coef[:, :self.num_actions])
             y = tf.reduce_sum(logits * logit_coef, axis=-1) + value * coef[:, self.num_actions]
         # The frames are independent, so the gradient of the batch sum is each frame's own gradient.
-        grads = tape.gradient(y, acts)
-        alpha = tf.reduce_mean(grads, axis=(1, 2))  # equation (1): [N, K]
+        grads = tape.gradient(y, grad_at)
+        cells = tf.cast(tf.shape(acts)[1] * tf.shape(acts)[2], tf.float32)
+        alpha = tf.reduce_sum(tf.cast(grads, tf.float32), axis=(1, 2)) / cells  # equation (1): [N, K]
         cams = tf.nn.relu(tf.einsum("nhwk,nk->nhw", acts, alpha))  # equation (2)
         # Normalising and upsampling here, in the same graph, saves two eager round trips per call.
         # A map that is zero everywhere stays zero (ReLU cut everything, or a == b in a contrast): no 0/0.
@@ -90,6 +96,16 @@ class _CamFunction:
             rows, cols = self.upsample
             maps = tf.matmul(tf.matmul(rows[None], normed), cols[None], transpose_b=True)
         return cams, tf.clip_by_value(maps, 0.0, 1.0), logits, value
+
+
+def _sole_pool_after(model: keras.Model, tensor: Any) -> keras.layers.Layer | None:
+    """The MaxPooling2D/AveragePooling2D layer that is the only consumer of `tensor` in `model`, else None."""
+    if any(out is tensor for out in keras.tree.flatten(model.output)):
+        return None
+    consumers = [lay for lay in model.layers if any(t is tensor for t in keras.tree.flatten(lay.input))]
+    if len(consumers) == 1 and isinstance(consumers[0], (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
+        return consumers[0]
+    return None
 
 
 def _bilinear_matrices(src: tuple, dst: tuple) -> tuple[tf.Tensor, tf.Tensor] | None:

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from eac3_tf import gradcam
 from eac3_tf.config import ConvSpec, ModelConfig, ObsConfig
 from eac3_tf.gradcam import CamResult, explain, grad_cam, grad_cam_raw
 from eac3_tf.model import build_model
@@ -289,3 +290,50 @@ def test_upsampled_maps_equal_tf_image_resize_of_the_normalised_raw_maps(eac3):
         normed = (raw / np.where(peak > 0, peak, 1))[..., None]
         expected = tf.image.resize(normed, model.input_shape[1:3], method="bilinear")[..., 0].numpy()
         np.testing.assert_allclose(grad_cam(model, frames, layer=layer), np.clip(expected, 0, 1), atol=1e-6)
+
+
+def direct_raw_cam(model, layer, frames, action):
+    """Equations (1)-(2) with the gradient taken at the layer itself (what the pool shortcut must equal)."""
+    sub = keras.Model(model.input, [model.get_layer(layer).output, model.output[0]])
+    x = tf.constant(frames.astype(np.float32))
+    with tf.GradientTape() as tape:
+        acts, logits = sub(x)
+        y = logits[:, action]
+    alpha = tf.reduce_mean(tape.gradient(y, acts), axis=(1, 2))
+    return tf.nn.relu(tf.einsum("nhwk,nk->nhw", acts, alpha)).numpy()
+
+
+@pytest.mark.parametrize("pool", [
+    keras.layers.MaxPooling2D(2, padding="same"),  # 7x7 -> 4x4: a padded edge
+    keras.layers.AveragePooling2D(3, strides=2, padding="same"),  # overlapping windows
+    keras.layers.AveragePooling2D(2),  # 7x7 -> 3x3: the last row and column are dropped
+])
+def test_a_pooled_layers_map_is_the_one_from_its_own_gradient(pool):
+    # The step stops the gradient at the pool after the layer (a pool's backward spreads each output
+    # cell's gradient with weights summing to 1, so sum_ij dy/dA_ij is unchanged); the maps must not change.
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((7, 7, 2))
+    acts = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inp)
+    hidden = keras.layers.Dense(8, activation="relu")(keras.layers.Flatten()(pool(acts)))
+    model = keras.Model(inp, [keras.layers.Dense(3)(hidden), keras.layers.Dense(1)(hidden)])
+    frames = np.random.default_rng(1).integers(0, 256, (5, 7, 7, 2)).astype(np.uint8)
+    expected = direct_raw_cam(model, "conv", frames, 2)
+    assert expected.max() > 0
+    assert gradcam._cam_function(model, "conv").pool is not None  # the shortcut is the path under test
+    np.testing.assert_allclose(grad_cam_raw(model, frames, target=2, layer="conv"), expected, rtol=1e-5,
+                               atol=1e-6 * expected.max())
+
+
+def test_a_layer_with_two_consumers_is_differentiated_where_it_is():
+    keras.utils.set_random_seed(2)
+    inp = keras.Input((6, 6, 1))
+    acts = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="conv")(inp)
+    both = keras.layers.Concatenate()([keras.layers.Flatten()(keras.layers.MaxPooling2D(2)(acts)),
+                                       keras.layers.Flatten()(acts)])
+    model = keras.Model(inp, [keras.layers.Dense(2)(both), keras.layers.Dense(1)(both)])
+    frames = np.random.default_rng(2).integers(0, 256, (4, 6, 6, 1)).astype(np.uint8)
+    expected = direct_raw_cam(model, "conv", frames, 1)
+    assert expected.max() > 0
+    assert gradcam._cam_function(model, "conv").pool is None
+    np.testing.assert_allclose(grad_cam_raw(model, frames, target=1, layer="conv"), expected, rtol=1e-5,
+                               atol=1e-6 * expected.max())
