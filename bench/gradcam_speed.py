@@ -8,7 +8,8 @@ is used (speed does not depend on weights).
 Also printed: a bare forward pass per frame at batch 32 and 256 (what either method cannot go below: Grad-CAM
 needs one forward, the perturbation one per mask), and with --xla the Grad-CAM step compiled by XLA.
 tf-keras-vis is not compared: it targets tf.keras 2 and does not run on Keras 3 (the stack here).
-Saves results/bench/gradcam_speed.json + .md.
+Also printed: the share of CPU time the VM's host took (steal) while timing; figures from a run where it is
+high are slow and noisy. Saves results/bench/gradcam_speed.json + .md.
 """
 
 import argparse
@@ -39,6 +40,16 @@ def ms_per_frame(fn, frames, seconds: float) -> float:
         fn(frames)
         n += 1
     return (time.perf_counter() - t0) / (n * len(frames)) * 1000
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, all) CPU ticks since boot from /proc/stat, (0, 0) where there is none: on a shared VM the
+    host can take a third of the time, which slows every case but not alike, so the run reports it."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
 
 
 def interleaved(cases: dict, seconds: float, rounds: int) -> dict[str, float]:
@@ -84,7 +95,11 @@ def main() -> None:
         cam = gradcam._CamFunction(model, gradcam._resolve_layer(model, None), jit_compile=True)
         coef, xla_step = tf.zeros((32, cam.num_actions + 1)), cam.steps[tf.uint8]
         cases["gradcam_xla_ms_per_frame_b32"] = (lambda x: xla_step(tf.constant(x), coef, tf.constant(True)), frames)
+    steal0, all0 = cpu_ticks()
     r.update(interleaved(cases, args.seconds * len(cases), args.rounds))
+    steal1, all1 = cpu_ticks()
+    r["host_steal_share"] = (steal1 - steal0) / (all1 - all0) if all1 > all0 else float("nan")
+    print(f"CPU time the host took (steal) while timing: {r['host_steal_share']:.1%}")
     for batch in (1, 32):
         print(f"batch {batch:2d}: Grad-CAM {r[f'gradcam_ms_per_frame_b{batch}']:.3f} ms/frame, perturbation "
               f"{r[f'perturbation_ms_per_frame_b{batch}']:.2f} ms/frame", flush=True)
