@@ -102,10 +102,19 @@ def _sole_pool_after(model: keras.Model, tensor: Any) -> keras.layers.Layer | No
     """The MaxPooling2D/AveragePooling2D layer that is the only consumer of `tensor` in `model`, else None."""
     if any(out is tensor for out in keras.tree.flatten(model.output)):
         return None
-    consumers = [lay for lay in model.layers if any(t is tensor for t in keras.tree.flatten(lay.input))]
-    if len(consumers) == 1 and isinstance(consumers[0], (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
-        return consumers[0]
-    return None
+    # Every call of every layer counts (`layer.input` shows only a shared layer's first call); the graph's
+    # nodes are Keras internals, so if they are not where Keras 3.x keeps them, take the plain path.
+    calls = []
+    for lay in model.layers:
+        nodes = getattr(lay, "_inbound_nodes", None)
+        if nodes is None or any(not hasattr(node, "input_tensors") for node in nodes):
+            return None
+        calls += [(lay, len(nodes)) for node in nodes if any(t is tensor for t in node.input_tensors)]
+    if len(calls) != 1:
+        return None
+    lay, num_calls = calls[0]
+    pools = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+    return lay if isinstance(lay, pools) and num_calls == 1 else None
 
 
 def _bilinear_matrices(src: tuple, dst: tuple) -> tuple[tf.Tensor, tf.Tensor] | None:

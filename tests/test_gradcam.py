@@ -337,3 +337,21 @@ def test_a_layer_with_two_consumers_is_differentiated_where_it_is():
     assert gradcam._cam_function(model, "conv").pool is None
     np.testing.assert_allclose(grad_cam_raw(model, frames, target=1, layer="conv"), expected, rtol=1e-5,
                                atol=1e-6 * expected.max())
+
+
+def test_a_layer_read_by_a_shared_layers_second_call_is_differentiated_where_it_is():
+    # `layer.input` shows only a shared layer's first call; the pool shortcut must see every call.
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((6, 6, 1))
+    other = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="other")(inp)
+    acts = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="conv")(inp)
+    flat = keras.layers.Flatten()
+    pooled = keras.layers.Flatten()(keras.layers.MaxPooling2D(2)(acts))
+    both = keras.layers.Concatenate()([flat(other), flat(acts), pooled])  # flat's second call reads conv
+    model = keras.Model(inp, [keras.layers.Dense(2)(both), keras.layers.Dense(1)(both)])
+    frames = np.random.default_rng(3).integers(0, 256, (4, 6, 6, 1)).astype(np.uint8)
+    assert gradcam._cam_function(model, "conv").pool is None
+    expected = direct_raw_cam(model, "conv", frames, 0)
+    assert expected.max() > 0
+    np.testing.assert_allclose(grad_cam_raw(model, frames, target=0, layer="conv"), expected, rtol=1e-5,
+                               atol=1e-6 * expected.max())
