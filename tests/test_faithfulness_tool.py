@@ -42,3 +42,4 @@ def test_a_qbert_agent_gets_deletion_insertion_and_randomisation_but_no_object_c
     assert "## Qbert: deletion / insertion AUC" in text and "Catch: not run." in text
     assert "No object checks: this tool locates objects on Pong only (its colours), not on Qbert." in text
     assert "## Catch" not in text
+    assert "\nQbert: " in text and " s per frame in all. Command: `python tools/gradcam_faithfulness.py " in text

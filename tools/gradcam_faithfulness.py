@@ -381,20 +381,20 @@ def pm(s: dict, digits: int = 3) -> str:
 def markdown(report: dict) -> str:
     st = report["settings"]
     game = st.get("game", "pong")
-    name = camel_game(game)
+    game_name = camel_game(game)
     atari, toy = report[game], report.get("toy")
     pp = atari["perturbation"]
-    tasks = [(name, atari)] + ([("Catch", toy)] if toy else [])
+    tasks = [(game_name, atari)] + ([("Catch", toy)] if toy else [])
     catch = (f" Catch: {toy['checkpoint']} ({toy['frames_trained']:,} frames trained), {toy['frames']} frames, mean "
              f"return while recording {toy['mean_return_while_recording']:.2f}." if toy else " Catch: not run.")
     catch_pert = f", Catch {toy['perturbation']['patch']:g}/{toy['perturbation']['stride']}/" \
                  f"{toy['perturbation']['sigma']:g}" if toy else ""
     lines = ["# Grad-CAM faithfulness", "",
-             f"{name}: `{atari['checkpoint']}` ({atari['frames_trained']:,} frames trained), {atari['frames']} "
+             f"{game_name}: `{atari['checkpoint']}` ({atari['frames_trained']:,} frames trained), {atari['frames']} "
              f"frames recorded with the sampled policy, seed {st['seed']}.{catch}", "",
              "Maps: `gradcam` of the greedy action (last conv, before its pool; `gradcam_conv1`: the same at "
              "the first conv layer, finer); `perturbation` saliency "
-             f"(Greydanus et al. 2018, all logits; patch/stride/blur sigma {name} {pp['patch']:g}/{pp['stride']}/"
+             f"(Greydanus et al. 2018, all logits; patch/stride/blur sigma {game_name} {pp['patch']:g}/{pp['stride']}/"
              f"{pp['sigma']:g} px{catch_pert}); `blur_change`, the same "
              "perturbations scored by how much they change the input (no model: what the image alone shows); "
              f"`random`, uniform noise. Deletion/insertion: probability of the greedy action, {st['steps']} steps, "
@@ -420,7 +420,7 @@ def markdown(report: dict) -> str:
     for task, res in tasks:
         lines.append(f"| {task} | " + " | ".join(f"{res['timings_s'][k]:.1f}" if k in res["timings_s"] else "–"
                                                  for k in keys) + " |")
-    lines += ["", f"{name}: {atari['seconds_per_frame']:.3f} s per frame in all" + (
+    lines += ["", f"{game_name}: {atari['seconds_per_frame']:.3f} s per frame in all" + (
         f"; Catch: {toy['seconds_per_frame_excluding_training']:.4f} s per frame excluding training" if toy else "")
         + f". Command: `{st['command']}`", ""]
     return "\n".join(lines)
