@@ -42,3 +42,19 @@ def test_game_row_reads_frames_wall_clock_and_evaluations_from_files(tmp_path):
     row = suite.game_row("pong", logdir, results)
     assert row["frames"] == 4000 and row["wall_seconds"] == 12.5
     assert row["v5"]["mean"] == 3.0 and "noop" not in row and row["hardware"] == "test CPU, 2 cores"
+
+
+def test_commands_are_recorded_as_a_user_types_them_and_appended_per_sitting(tmp_path):
+    import sys
+
+    log = tmp_path / "suite" / "COMMANDS.md"
+    cmd = [sys.executable, "tools/plot_curve.py", "--run", f"{ROOT}/runs/suite/pong", "--title", "Pong, fast preset"]
+    assert suite.shown(cmd) == "python tools/plot_curve.py --run runs/suite/pong --title 'Pong, fast preset'"
+    suite.record_commands(log, ["--games", "Pong"], [suite.shown(cmd)], 0.0)
+    suite.record_commands(log, ["--stages", "table"], ["# table written"], 86400.0)
+    text = log.read_text()
+    assert text.startswith("# Commands the six-game suite ran, oldest first\n")
+    assert "## 1970-01-01 00:00 UTC: `python tools/train_suite.py --games Pong`" in text
+    second = "## 1970-01-02 00:00 UTC: `python tools/train_suite.py --stages table`"
+    assert text.index("1970-01-01") < text.index(second)
+    assert "```bash\npython tools/plot_curve.py --run runs/suite/pong --title 'Pong, fast preset'\n```" in text

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -114,9 +115,27 @@ def protocol_notes(rows: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
-def run(cmd: list[str], log: Path | None = None) -> None:
+def shown(cmd: list[str]) -> str:
+    """A command as a user types it in the project root: `python`, relative paths."""
+    text = shlex.join(["python", *cmd[1:]] if cmd and cmd[0] == sys.executable else cmd)
+    return text.replace(f"{ROOT}/", "")
+
+
+def record_commands(path: Path, argv: list[str], commands: list[str], when: float) -> None:
+    """Append this invocation and the commands it ran to `path` (a Markdown log kept across sittings)."""
+    old = path.read_text() if path.is_file() else "# Commands the six-game suite ran, oldest first\n"
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(when))
+    block = "\n".join(["", f"## {stamp}: `python tools/train_suite.py {' '.join(argv)}`", "", "```bash", *commands,
+                       "```", ""])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, old + block)
+
+
+def run(cmd: list[str], log: Path | None = None, done: list[str] | None = None) -> None:
     """Run one of the project's command lines; stop the suite with its message when it fails."""
     print("$ " + " ".join(cmd), flush=True)
+    if done is not None:
+        done.append(shown(cmd))
     if log is None:
         proc = subprocess.run(cmd, cwd=ROOT)
     else:
@@ -146,7 +165,7 @@ def game_row(game: str, logdir: Path, results: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the chosen stages for every game, then write the table."""
+    """Check the arguments, run the stages and record the commands in results/suite/COMMANDS.md."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--games", default=",".join(camel_game(g) for g in PAPER_GAMES))
     p.add_argument("--frames", type=int, default=10_000_000, help="the same frame budget for every game")
@@ -166,6 +185,16 @@ def main(argv: list[str] | None = None) -> int:
         games = [game_id(g) for g in args.games.split(",") if g]
     except ValueError as exc:
         p.error(str(exc))
+    done, started = [], time.time()
+    try:
+        return stages_for(games, stages, args, done)
+    finally:  # also when a step fails: what ran is on record
+        record_commands(ROOT / "results" / "suite" / "COMMANDS.md", sys.argv[1:] if argv is None else argv, done,
+                        started)
+
+
+def stages_for(games: list[str], stages: list[str], args: argparse.Namespace, done: list[str]) -> int:
+    """Run the chosen stages for every game, then write the table; each command run goes into `done`."""
     py = sys.executable
     rows = []
     for game in games:
@@ -177,25 +206,27 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [py, "-m", "eac3_tf.train", "--game", camel_game(game), "--preset", "fast", "--frames",
                    str(args.frames), "--workers", str(args.workers), "--logdir", str(logdir), "--seed",
                    str(args.seed), "--log_every", "60"]
-            run(cmd + (["--resume"] if list_checkpoints(logdir) else []), log=ROOT / args.runs / f"{game}.log")
+            run(cmd + (["--resume"] if list_checkpoints(logdir) else []), log=ROOT / args.runs / f"{game}.log",
+                done=done)
             (results / "hardware.txt").write_text(hardware() + "\n")
             print(f"{game}: trained in {time.time() - t0:.0f} s this sitting", flush=True)
         if "curve" in stages:
             run([py, "tools/plot_curve.py", "--run", str(logdir), "--out", str(results / "curve"),
-                 "--title", f"{camel_game(game)}, fast preset"])
+                 "--title", f"{camel_game(game)}, fast preset"], done=done)
         if "evaluate" in stages:
             for proto in ("v5", "noop"):
                 run([py, "-m", "eac3_tf.evaluate", "--checkpoint", str(logdir), "--episodes", str(args.episodes),
-                     "--protocol", proto, "--output", str(results / f"eval_{proto}.json"), "--force"])
+                     "--protocol", proto, "--output", str(results / f"eval_{proto}.json"), "--force"], done=done)
         if "export" in stages:
             run([py, "-m", "eac3_tf.export", "--checkpoint", str(logdir), "--out", str(ROOT / "exported" / game),
-                 "--eval", str(results / "eval_v5.json"), "--force"])
+                 "--eval", str(results / "eval_v5.json"), "--force"], done=done)
         rows.append(game_row(game, logdir, results))
     if "table" in stages:
         write_json_atomic(ROOT / "results" / "table1.json", {"rows": rows, "references": REFERENCES})
         text = "# Table I, reproduced\n\n" + build_table(rows) + "\n" + protocol_notes(rows)
         write_text_atomic(ROOT / "results" / "table1.md", text)
         print(text)
+        done.append(f"# table written: results/table1.md, results/table1.json ({len(rows)} games)")
     return 0
 
 
