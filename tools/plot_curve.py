@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from eac3_tf import cli  # noqa: E402
 from eac3_tf.cli import UsageError  # noqa: E402
@@ -135,6 +136,15 @@ def main() -> None:
 
         top = ax.secondary_xaxis("top", functions=(to_hours, to_frames))
         top.set_xlabel("training wall-clock (hours)")
+        # Hours are not linear in frames (a run's speed changes), so evenly spaced hours can land on top of
+        # each other: keep a tick only where it is at least 7% of the axis from the last one kept.
+        lo, hi = ax.get_xlim()
+        kept: list[float] = []
+        for tick in MaxNLocator(8).tick_values(float(to_hours(lo)), float(to_hours(hi))):
+            x = float(to_frames(tick))
+            if lo <= x <= hi and (not kept or x - float(to_frames(kept[-1])) >= 0.07 * (hi - lo)):
+                kept.append(float(tick))
+        top.set_xticks(kept)
     ax.set_ylabel("raw game score")
     meta = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
     hours = ep[-1, 1] / 3600
