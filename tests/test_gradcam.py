@@ -303,6 +303,15 @@ def direct_raw_cam(model, layer, frames, action):
     return tf.nn.relu(tf.einsum("nhwk,nk->nhw", acts, alpha)).numpy()
 
 
+def check_against_own_gradient(model, frames, action, shortcut: bool):
+    """grad_cam_raw at layer "conv" equals `direct_raw_cam`, on the shortcut path or off it as `shortcut` says."""
+    expected = direct_raw_cam(model, "conv", frames, action)
+    assert expected.max() > 0  # a comparison of two all-zero maps would prove nothing
+    assert (gradcam._cam_function(model, "conv").pool is not None) == shortcut  # the path under test
+    np.testing.assert_allclose(grad_cam_raw(model, frames, target=action, layer="conv"), expected, rtol=1e-5,
+                               atol=1e-6 * expected.max())
+
+
 @pytest.mark.parametrize("pool", [
     keras.layers.MaxPooling2D(2, padding="same"),  # 7x7 -> 4x4: a padded edge
     keras.layers.AveragePooling2D(3, strides=2, padding="same"),  # overlapping windows
@@ -317,41 +326,27 @@ def test_a_pooled_layers_map_is_the_one_from_its_own_gradient(pool):
     hidden = keras.layers.Dense(8, activation="relu")(keras.layers.Flatten()(pool(acts)))
     model = keras.Model(inp, [keras.layers.Dense(3)(hidden), keras.layers.Dense(1)(hidden)])
     frames = np.random.default_rng(1).integers(0, 256, (5, 7, 7, 2)).astype(np.uint8)
-    expected = direct_raw_cam(model, "conv", frames, 2)
-    assert expected.max() > 0
-    assert gradcam._cam_function(model, "conv").pool is not None  # the shortcut is the path under test
-    np.testing.assert_allclose(grad_cam_raw(model, frames, target=2, layer="conv"), expected, rtol=1e-5,
-                               atol=1e-6 * expected.max())
+    check_against_own_gradient(model, frames, 2, shortcut=True)
 
 
-def test_a_layer_with_two_consumers_is_differentiated_where_it_is():
+def pool_and_flatten(inp, acts):
+    """conv feeds a pool and, directly, a Flatten: two consumers."""
+    return [keras.layers.Flatten()(keras.layers.MaxPooling2D(2)(acts)), keras.layers.Flatten()(acts)]
+
+
+def pool_and_shared_second_call(inp, acts):
+    """conv feeds a pool and the second call of a shared Flatten, which `layer.input` does not show."""
+    other = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="other")(inp)
+    flat = keras.layers.Flatten()
+    return [flat(other), flat(acts), keras.layers.Flatten()(keras.layers.MaxPooling2D(2)(acts))]
+
+
+@pytest.mark.parametrize("heads", [pool_and_flatten, pool_and_shared_second_call])
+def test_a_layer_read_by_more_than_its_pool_is_differentiated_where_it_is(heads):
     keras.utils.set_random_seed(2)
     inp = keras.Input((6, 6, 1))
     acts = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="conv")(inp)
-    both = keras.layers.Concatenate()([keras.layers.Flatten()(keras.layers.MaxPooling2D(2)(acts)),
-                                       keras.layers.Flatten()(acts)])
+    both = keras.layers.Concatenate()(heads(inp, acts))
     model = keras.Model(inp, [keras.layers.Dense(2)(both), keras.layers.Dense(1)(both)])
     frames = np.random.default_rng(2).integers(0, 256, (4, 6, 6, 1)).astype(np.uint8)
-    expected = direct_raw_cam(model, "conv", frames, 1)
-    assert expected.max() > 0
-    assert gradcam._cam_function(model, "conv").pool is None
-    np.testing.assert_allclose(grad_cam_raw(model, frames, target=1, layer="conv"), expected, rtol=1e-5,
-                               atol=1e-6 * expected.max())
-
-
-def test_a_layer_read_by_a_shared_layers_second_call_is_differentiated_where_it_is():
-    # `layer.input` shows only a shared layer's first call; the pool shortcut must see every call.
-    keras.utils.set_random_seed(3)
-    inp = keras.Input((6, 6, 1))
-    other = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="other")(inp)
-    acts = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="conv")(inp)
-    flat = keras.layers.Flatten()
-    pooled = keras.layers.Flatten()(keras.layers.MaxPooling2D(2)(acts))
-    both = keras.layers.Concatenate()([flat(other), flat(acts), pooled])  # flat's second call reads conv
-    model = keras.Model(inp, [keras.layers.Dense(2)(both), keras.layers.Dense(1)(both)])
-    frames = np.random.default_rng(3).integers(0, 256, (4, 6, 6, 1)).astype(np.uint8)
-    assert gradcam._cam_function(model, "conv").pool is None
-    expected = direct_raw_cam(model, "conv", frames, 0)
-    assert expected.max() > 0
-    np.testing.assert_allclose(grad_cam_raw(model, frames, target=0, layer="conv"), expected, rtol=1e-5,
-                               atol=1e-6 * expected.max())
+    check_against_own_gradient(model, frames, 1, shortcut=False)
