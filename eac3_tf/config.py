@@ -113,6 +113,7 @@ class A3CConfig:
     value_coef: float = 0.5  # weight of the value loss
     max_grad_norm: float = 0.5  # global-norm clipping of each worker's gradients
     reward_clip: float = 1.0  # rewards are clipped to [-c, c] for learning; raw scores are reported
+    life_loss_terminal: bool = False  # a lost life cuts bootstrapping (baselines' EpisodicLife); scores stay full games
     max_bad_updates: int = 100  # non-finite updates skipped before training stops
 
 

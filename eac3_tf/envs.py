@@ -29,6 +29,7 @@ class BatchEnv(Protocol):
     num_actions: int
     obs_shape: tuple[int, int, int]
     frames_per_step: int  # emulator frames per agent step, for the frame counter
+    lives_lost: np.ndarray  # (N,) bool, set by each step: a life was lost and the game goes on
 
     def reset(self, seed: int) -> np.ndarray:
         """Start all envs; return observations (N, H, W, C) uint8."""
@@ -114,18 +115,25 @@ class AtariBatchEnv:
         self.num_actions = len(self._ale.get_action_set())
         self._stack = FrameStack(num_envs, obs)
         self._paddle = np.ones(num_envs, dtype=np.float32)  # paddle strength, unused by discrete actions
+        self._lives = np.zeros(num_envs, dtype=np.int64)
+        self.lives_lost = np.zeros(num_envs, dtype=bool)
 
     def reset(self, seed: int) -> np.ndarray:
         """Start all envs (env i from seed + i); return stacked observations."""
-        raw, _ = self._ale.reset(np.arange(self.num_envs), np.arange(seed, seed + self.num_envs))
+        raw, info = self._ale.reset(np.arange(self.num_envs), np.arange(seed, seed + self.num_envs))
         self.last_screens = raw[:, 0]  # (N, 210, 160, 3) RGB
+        self._lives = np.asarray(info["lives"], dtype=np.int64)
+        self.lives_lost = np.zeros(self.num_envs, dtype=bool)
         return self._stack.reset(preprocess(self.last_screens, self.obs_config))
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Advance one agent step (see the module docstring for the autoreset contract)."""
         self._ale.send(np.asarray(actions, dtype=np.int64), self._paddle)
-        raw, rewards, terminated, truncated, _ = self._ale.recv()
+        raw, rewards, terminated, truncated, info = self._ale.recv()
         dones = np.logical_or(terminated, truncated)
+        lives = np.asarray(info["lives"], dtype=np.int64)  # on a done step: the new game's lives
+        self.lives_lost = (lives < self._lives) & ~dones
+        self._lives = lives
         self.last_screens = raw[:, 0]
         obs = self._stack.push(preprocess(self.last_screens, self.obs_config), new_episode=dones)
         return obs, rewards.astype(np.float32), dones, np.asarray(truncated, dtype=bool)

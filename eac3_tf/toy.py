@@ -27,6 +27,7 @@ class CatchBatchEnv:
         self._ball_row = np.zeros(num_envs, dtype=np.int64)
         self._ball_col = np.zeros(num_envs, dtype=np.int64)
         self._paddle = np.zeros(num_envs, dtype=np.int64)
+        self.lives_lost = np.zeros(num_envs, dtype=bool)  # one life per game
 
     def _start(self, idx: np.ndarray) -> None:
         self._ball_row[idx] = 0

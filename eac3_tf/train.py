@@ -332,6 +332,9 @@ def _define_flags() -> None:
     flags.DEFINE_enum("lr_schedule", A3CConfig.lr_schedule, list(LR_SCHEDULES),
                       "constant, or linear: decays to 0 at --frames (a resumed run continues the decay).")
     flags.DEFINE_float("entropy_beta", A3CConfig.entropy_beta, "Weight of the entropy bonus.")
+    flags.DEFINE_bool("life_loss_terminal", A3CConfig.life_loss_terminal,
+                      "Treat a lost life as the end of an episode for learning (no bootstrapping across it), as "
+                      "baselines' EpisodicLifeEnv does; scores are still whole games.")
     flags.DEFINE_bool("resume", False, "Continue from the newest valid checkpoint in --logdir.")
     flags.DEFINE_enum("backend", "threads", list(BACKENDS),
                       "threads: workers are threads of this process; ray: a parameter-server actor and --workers "
@@ -370,7 +373,8 @@ def main() -> int:
     if not 0 <= f.entropy_beta < 1:
         raise UsageError(f"--entropy_beta must be in [0, 1), got {f.entropy_beta}")
     a3c_cfg = A3CConfig(envs_per_worker=f.envs_per_worker, learning_rate=f.learning_rate,
-                        lr_schedule=f.lr_schedule, entropy_beta=f.entropy_beta)
+                        lr_schedule=f.lr_schedule, entropy_beta=f.entropy_beta,
+                        life_loss_terminal=f.life_loss_terminal)
     run_cfg = RunConfig(frames=f.frames, workers=f.workers, logdir=f.logdir or f"runs/{game}", seed=f.seed,
                         checkpoint_every=f.checkpoint_every, log_every=f.log_every)
     meta = {"game": game, "preset": f.preset, "env": dataclasses.asdict(env_cfg),

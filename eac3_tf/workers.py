@@ -204,7 +204,8 @@ class ActorLearner:
             self._obs_buf[t], self._act_buf[t] = obs, actions
             obs, rewards, dones, _ = env.step(actions)
             self._rew_buf[t] = rewards
-            self._disc_buf[t] = np.where(dones, 0.0, cfg.gamma)
+            cut = np.logical_or(dones, env.lives_lost) if cfg.life_loss_terminal else dones
+            self._disc_buf[t] = np.where(cut, 0.0, cfg.gamma)
             self._scores += rewards
             self._lengths += 1
             for i in np.flatnonzero(dones):

@@ -80,3 +80,23 @@ def test_the_direct_emulator_interface_matches_ale_pys_atari_vector_env():
     assert ends == 4  # two envs, episodes ended at steps 50 and 100
     ours.close()
     ref.close()
+
+
+def test_a_lost_life_is_flagged_once_and_game_over_is_not_a_lost_life():
+    """SpaceInvaders has 3 lives: every finished game shows exactly 2 lost lives, then its done step."""
+    env = AtariBatchEnv(EnvConfig(game="space_invaders"), PRESETS["fast"].obs, num_envs=2, num_threads=1)
+    try:
+        env.reset(seed=0)
+        assert not env.lives_lost.any()
+        rng = np.random.default_rng(0)
+        lost, per_game = np.zeros(2, dtype=int), []
+        while len(per_game) < 3:
+            _, _, dones, truncated = env.step(rng.integers(0, env.num_actions, 2))
+            assert not (env.lives_lost & dones).any()
+            lost += env.lives_lost
+            for i in np.flatnonzero(dones & ~truncated):
+                per_game.append(int(lost[i]))
+                lost[i] = 0
+        assert per_game[:3] == [2, 2, 2]
+    finally:
+        env.close()

@@ -69,3 +69,26 @@ def test_resume_drops_curve_rows_written_after_the_checkpoint_it_resumes_from(tm
     _Curves(tmp_path, resumed_frames=200).close()
     assert path.read_text().splitlines() == ["wall_seconds,frames,worker,score,length", "1.0,100,0,1,5",
                                              "2.0,200,0,1,5"]
+
+
+class _OneLifeLost(CatchBatchEnv):
+    """Catch that reports a lost life (the game going on) on its second step."""
+
+    def step(self, actions):
+        out = super().step(actions)
+        self.steps = getattr(self, "steps", 0) + 1
+        self.lives_lost = np.full(self.num_envs, self.steps == 2)
+        return out
+
+
+@pytest.mark.parametrize("life_loss_terminal, expected", [(False, 0.9), (True, 0.0)])
+def test_a_lost_life_cuts_bootstrapping_only_when_asked(life_loss_terminal, expected):
+    from eac3_tf.workers import ActorLearner
+
+    cfg = A3CConfig(t_max=3, envs_per_worker=2, gamma=0.9, life_loss_terminal=life_loss_terminal)
+    learner = ActorLearner(0, lambda _: _OneLifeLost(2), make_model, cfg, seed=0)
+    learner.reset(0)
+    update = learner.compute_update()
+    expected_discounts = np.array([[0.9, 0.9], [expected, expected], [0.9, 0.9]], dtype=np.float32)
+    np.testing.assert_array_equal(learner._disc_buf, expected_discounts)
+    assert update.episodes == []  # a lost life does not end the game whose score is reported

@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--runs", default="runs/suite", help="training folders, one per game")
+    p.add_argument("--life_loss_terminal", action="store_true",
+                   help="train with a lost life as the end of an episode for learning (scores stay whole games)")
     p.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {', '.join(STAGES)}")
     args = p.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
@@ -205,7 +207,7 @@ def stages_for(games: list[str], stages: list[str], args: argparse.Namespace, do
             t0 = time.time()
             cmd = [py, "-m", "eac3_tf.train", "--game", camel_game(game), "--preset", "fast", "--frames",
                    str(args.frames), "--workers", str(args.workers), "--logdir", str(logdir), "--seed",
-                   str(args.seed), "--log_every", "60"]
+                   str(args.seed), "--log_every", "60"] + (["--life_loss_terminal"] if args.life_loss_terminal else [])
             run(cmd + (["--resume"] if list_checkpoints(logdir) else []), log=ROOT / args.runs / f"{game}.log",
                 done=done)
             (results / "hardware.txt").write_text(hardware() + "\n")
