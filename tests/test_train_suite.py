@@ -12,12 +12,12 @@ spec.loader.exec_module(suite)
 
 def test_table_row_shows_both_protocols_frames_wall_clock_and_every_reference():
     row = {"game": "space_invaders", "frames": 10_000_160, "wall_seconds": 5400.0,
-           "v5": {"mean": 512.34, "std": 101.0, "best": 990.0}, "noop": None}
+           "v5": {"mean": 512.34, "std": 101.0, "best": 990.0}, "noop": None, "learning_episode_end": "life loss"}
     table = suite.build_table([row]).splitlines()
     assert len(table) == 3
     cells = [c.strip() for c in table[2].strip("|").split("|")]
-    assert cells[:5] == ["SpaceInvaders", "512.3 ± 101.0 (best 990)", "—", "10.0M", "1.50 h"]
-    assert cells[5:] == ["79060.1 ± 5826.59", "23846.0", "744.5"]
+    assert cells[:6] == ["SpaceInvaders", "512.3 ± 101.0 (best 990)", "—", "10.0M", "1.50 h", "life loss"]
+    assert cells[6:] == ["79060.1 ± 5826.59", "23846.0", "744.5"]
 
 
 def test_a3c_reference_carries_the_corrected_space_invaders_figure_and_says_so():
@@ -40,7 +40,7 @@ def test_game_row_reads_frames_wall_clock_and_evaluations_from_files(tmp_path):
     checkpoint.save(logdir, build_model((80, 80, 4), 6, PRESETS["fast"]), [],
                     {"frames": 4000, "wall_seconds": 12.5, "meta": {"game": "pong"}}, keep=1)
     row = suite.game_row("pong", logdir, results)
-    assert row["frames"] == 4000 and row["wall_seconds"] == 12.5
+    assert row["frames"] == 4000 and row["wall_seconds"] == 12.5 and row["learning_episode_end"] == "game over"
     assert row["v5"]["mean"] == 3.0 and "noop" not in row and row["hardware"] == "test CPU, 2 cores"
 
 
@@ -58,3 +58,18 @@ def test_commands_are_recorded_as_a_user_types_them_and_appended_per_sitting(tmp
     second = "## 1970-01-02 00:00 UTC: `python tools/train_suite.py --stages table`"
     assert text.index("1970-01-01") < text.index(second)
     assert "```bash\npython tools/plot_curve.py --run runs/suite/pong --title 'Pong, fast preset'\n```" in text
+
+
+def test_game_row_falls_back_to_the_committed_checkpoint_when_the_run_folder_is_gone(tmp_path):
+    from eac3_tf import checkpoint
+    from eac3_tf.config import PRESETS
+    from eac3_tf.model import build_model
+
+    results = tmp_path / "results"
+    state = {"frames": 8000, "wall_seconds": 30.0, "meta": {"game": "pong", "a3c": {"life_loss_terminal": True}}}
+    checkpoint.save(tmp_path / "old_run", build_model((80, 80, 4), 6, PRESETS["fast"]), [], state, keep=1)
+    (results / "checkpoint").mkdir(parents=True)
+    newest = checkpoint.list_checkpoints(tmp_path / "old_run")[-1]
+    newest.rename(results / "checkpoint" / newest.name)
+    row = suite.game_row("pong", tmp_path / "no_such_run", results)
+    assert (row["frames"], row["wall_seconds"], row["learning_episode_end"]) == (8000, 30.0, "life loss")

@@ -90,14 +90,14 @@ def fmt_score(report: dict | None) -> str:
 def build_table(rows: list[dict]) -> str:
     """Markdown Table I: our two protocols beside the references; `rows` come from `game_row`."""
     head = ["game", "ours, v5 (sticky 0.25)", "ours, no-op starts", "frames", "training wall-clock",
-            *[REFERENCES[k]["label"] for k in REFERENCES]]
+            "learning episode ends at", *[REFERENCES[k]["label"] for k in REFERENCES]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         wall = f"{row['wall_seconds'] / 3600:.2f} h" if row.get("wall_seconds") else "—"
         frames = f"{row['frames'] / 1e6:.1f}M" if row.get("frames") else "—"
         refs = [REFERENCES[k]["scores"].get(row["game"], "—") for k in REFERENCES]
         lines.append("| " + " | ".join([camel_game(row["game"]), fmt_score(row.get("v5")), fmt_score(row.get("noop")),
-                                         frames, wall, *refs]) + " |")
+                                         frames, wall, row.get("learning_episode_end", "—"), *refs]) + " |")
     return "\n".join(lines)
 
 
@@ -106,7 +106,10 @@ def protocol_notes(rows: list[dict]) -> str:
     out = ["", "Protocols:", "",
            "- ours, v5: ALE v5 settings — sticky actions 0.25, frameskip 4 (max over the last two frames), "
            "full game per episode (game over, not life loss), 108,000-frame cap, 100 episodes, sampled actions.",
-           "- ours, no-op starts: up to 30 no-op actions at the start, no sticky actions, otherwise as v5."]
+           "- ours, no-op starts: up to 30 no-op actions at the start, no sticky actions, otherwise as v5.",
+           "- learning episode ends at: \"life loss\" rows trained with `--life_loss_terminal` (no bootstrapping "
+           "across a lost life, as baselines' EpisodicLifeEnv); \"game over\" rows bootstrapped through lost "
+           "lives. Scores are whole games either way."]
     for ref in REFERENCES.values():
         out.append(f"- {ref['label']}: {ref['protocol']}." + (f" Note: {ref['note']}." if "note" in ref else ""))
     hw = sorted({row["hardware"] for row in rows if row.get("hardware")})
@@ -149,10 +152,13 @@ def run(cmd: list[str], log: Path | None = None, done: list[str] | None = None) 
 def game_row(game: str, logdir: Path, results: Path) -> dict:
     """What the table needs about one game, read from its newest checkpoint and evaluation files."""
     row: dict = {"game": game}
-    ckpts = list_checkpoints(logdir)
+    committed = sorted((results / "checkpoint").glob("ckpt-*"))  # what a fresh clone has
+    ckpts = list_checkpoints(logdir) or committed
     if ckpts:
         state = json.loads((ckpts[-1] / "state.json").read_text())
         row.update(frames=state["frames"], wall_seconds=round(state["wall_seconds"], 1))
+        life = state.get("meta", {}).get("a3c", {}).get("life_loss_terminal", False)
+        row["learning_episode_end"] = "life loss" if life else "game over"
     for proto in ("v5", "noop"):
         path = results / f"eval_{proto}.json"
         if path.is_file():
