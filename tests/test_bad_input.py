@@ -271,6 +271,7 @@ BAD = [
     (P, ["--run", "{base}/curve", "--out", FRESH, "--peer", "{base}/missing.csv"], "missing.csv does not exist"),
     (P, ["--run", "{base}/curve", "--out", FRESH, "--peer", "{base}/eval.json"], "not a CSV with columns frames"),
     (P, ["--run", "{base}/curve", "--out", FRESH, "--peer_points", "5e6-20"], "is not a list of frames:score pairs"),
+    (P, ["--run", "{base}/curve", "--out", FRESH, "--also", "{base}/eval.json"], "is not a curve CSV of plot_curve.py"),
     (P, ["--run", "{base}/curve", "--out", "{base}/a_file/curve"], "a_file is a file, not a folder"),
 ]
 

@@ -2,7 +2,8 @@
 
 Usage: python tools/plot_curve.py --run runs/pong_fast --out results/pong_fast_curve [--peer a2c.csv]
 The curve is the mean raw score of the last 100 finished episodes against frames trained (and
-wall-clock). `--peer` overlays a CSV of the reference peer (columns frames, mean20_return).
+wall-clock). `--peer` overlays a CSV of the reference peer (columns frames, mean20_return); `--also`
+overlays another run's curve (a curve CSV this tool wrote, e.g. an A/B of a training setting).
 """
 
 import csv
@@ -64,6 +65,23 @@ def load_peer(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return a[:, 0], a[:, 1]
 
 
+def load_curve(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(frames, mean100) of a curve CSV written by this tool."""
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+        if not {"frames", "mean100_score"} <= set(reader.fieldnames or ()):
+            raise KeyError("mean100_score")
+        a = np.array([(float(r["frames"]), float(r["mean100_score"])) for r in rows])
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"--also {path} is not a curve CSV of plot_curve.py (columns frames, mean100_score; "
+                         f"{type(exc).__name__})") from None
+    if a.size == 0:
+        raise UsageError(f"--also {path} holds no rows; give a curve CSV of plot_curve.py")
+    return a[:, 0], a[:, 1]
+
+
 def parse_points(text: str) -> np.ndarray:
     try:
         pts = np.array([[float(v) for v in pair.split(":")] for pair in text.split(",")])
@@ -97,6 +115,9 @@ def main() -> None:
     p.add_argument("--peer_points", default=None,
                    help="peer figures as frames:score pairs, e.g. 5e6:-20,10e6:-18.9 (label them with --peer_label)")
     p.add_argument("--peer_label", default="peer A2C")
+    p.add_argument("--label", default="eac3_tf", help="legend name of --run's curve")
+    p.add_argument("--also", default=None, help="another curve CSV written by this tool, drawn for comparison")
+    p.add_argument("--also_label", default="other run")
     p.add_argument("--points", type=int, default=200, help="rows in the curve CSV")
     args = p.parse_args()
     run, out = Path(args.run), Path(args.out)
@@ -104,6 +125,7 @@ def main() -> None:
         raise UsageError(f"--points must be 1..1000000, got {args.points}")
     peer = load_peer(Path(args.peer)) if args.peer else None
     pts = parse_points(args.peer_points) if args.peer_points else None
+    also = load_curve(Path(args.also)) if args.also else None
     ep = load_episodes(run)
     cli.check_output_folder(out.parent, "--out")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +137,9 @@ def main() -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(ep[:, 0] / 1e6, ep[:, 2], ".", ms=2, alpha=0.25, color="tab:blue", label="episode score")
-    ax.plot(ep[:, 0] / 1e6, mean100, color="tab:blue", lw=2, label="eac3_tf, mean of last 100")
+    ax.plot(ep[:, 0] / 1e6, mean100, color="tab:blue", lw=2, label=f"{args.label}, mean of last 100")
+    if also is not None:
+        ax.plot(also[0] / 1e6, also[1], color="tab:gray", lw=2, label=f"{args.also_label}, mean of last 100")
     if peer is not None:
         pf, pm = peer
         ax.plot(pf / 1e6, pm, color="tab:orange", lw=2, label=f"{args.peer_label}, mean of last 20")
