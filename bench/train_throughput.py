@@ -109,6 +109,7 @@ class GymSingleEnv:
         self.num_actions = int(self.env.action_space.n)
         self.obs_cfg, self.obs_shape = obs_cfg, obs_cfg.shape
         self.stack = FrameStack(1, obs_cfg)
+        self.lives_lost = np.zeros(1, dtype=bool)  # BatchEnv contract; this reference never ends on a lost life
 
     def reset(self, seed: int) -> np.ndarray:
         from eac3_tf.preprocess import preprocess
