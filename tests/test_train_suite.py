@@ -60,16 +60,22 @@ def test_commands_are_recorded_as_a_user_types_them_and_appended_per_sitting(tmp
     assert "```bash\npython tools/plot_curve.py --run runs/suite/pong --title 'Pong, fast preset'\n```" in text
 
 
-def test_game_row_falls_back_to_the_committed_checkpoint_when_the_run_folder_is_gone(tmp_path):
+def test_game_row_takes_frames_from_the_committed_checkpoint_its_evaluation_scored(tmp_path):
     from eac3_tf import checkpoint
     from eac3_tf.config import PRESETS
     from eac3_tf.model import build_model
 
     results = tmp_path / "results"
-    state = {"frames": 8000, "wall_seconds": 30.0, "meta": {"game": "pong", "a3c": {"life_loss_terminal": True}}}
-    checkpoint.save(tmp_path / "old_run", build_model((80, 80, 4), 6, PRESETS["fast"]), [], state, keep=1)
     (results / "checkpoint").mkdir(parents=True)
-    newest = checkpoint.list_checkpoints(tmp_path / "old_run")[-1]
-    newest.rename(results / "checkpoint" / newest.name)
+    model = build_model((80, 80, 4), 6, PRESETS["fast"])
+    for frames, life in ((8000, True), (50_000, False)):  # the one evaluated, and a longer run's checkpoint
+        state = {"frames": frames, "wall_seconds": frames / 100, "meta": {"a3c": {"life_loss_terminal": life}}}
+        checkpoint.save(tmp_path / f"run{frames}", model, [], state, keep=1)
+        newest = checkpoint.list_checkpoints(tmp_path / f"run{frames}")[-1]
+        newest.rename(results / "checkpoint" / newest.name)
+    (results / "eval_v5.json").write_text(json.dumps(
+        {"mean": 3.0, "std": 1.0, "best": 5.0, "min": 1.0, "episodes": 100, "frames_trained": 8000, "scores": []}))
     row = suite.game_row("pong", tmp_path / "no_such_run", results)
-    assert (row["frames"], row["wall_seconds"], row["learning_episode_end"]) == (8000, 30.0, "life loss")
+    assert (row["frames"], row["wall_seconds"], row["learning_episode_end"]) == (8000, 80.0, "life loss")
+    (results / "eval_v5.json").unlink()
+    assert "frames" not in suite.game_row("pong", tmp_path / "no_such_run", results)  # not the long run's

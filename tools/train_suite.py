@@ -150,20 +150,32 @@ def run(cmd: list[str], log: Path | None = None, done: list[str] | None = None) 
 
 
 def game_row(game: str, logdir: Path, results: Path) -> dict:
-    """What the table needs about one game, read from its newest checkpoint and evaluation files."""
+    """What the table needs about one game, read from its evaluation files and the checkpoint they scored.
+
+    Frames and wall-clock come from the checkpoint the v5 evaluation scored (same frame count), found in the
+    run folder or among the checkpoints committed under `results/<game>/checkpoint` (all a fresh clone has);
+    a committed checkpoint of another run (e.g. Pong's long run) is not that one. Without an evaluation, the
+    run folder's newest checkpoint says how far training is.
+    """
     row: dict = {"game": game}
-    committed = sorted((results / "checkpoint").glob("ckpt-*"))  # what a fresh clone has
-    ckpts = list_checkpoints(logdir) or committed
-    if ckpts:
-        state = json.loads((ckpts[-1] / "state.json").read_text())
-        row.update(frames=state["frames"], wall_seconds=round(state["wall_seconds"], 1))
-        life = state.get("meta", {}).get("a3c", {}).get("life_loss_terminal", False)
-        row["learning_episode_end"] = "life loss" if life else "game over"
     for proto in ("v5", "noop"):
         path = results / f"eval_{proto}.json"
         if path.is_file():
             report = json.loads(path.read_text())
             row[proto] = {k: report[k] for k in ("mean", "std", "best", "min", "episodes", "frames_trained")}
+    states = [json.loads((c / "state.json").read_text())
+              for c in list_checkpoints(logdir)[::-1] + sorted((results / "checkpoint").glob("ckpt-*"))[::-1]]
+    if "v5" in row:
+        states = [st for st in states if st["frames"] == row["v5"]["frames_trained"]]
+    elif list_checkpoints(logdir):
+        states = states[:1]
+    else:
+        states = []
+    if states:
+        state = states[0]
+        row.update(frames=state["frames"], wall_seconds=round(state["wall_seconds"], 1))
+        life = state.get("meta", {}).get("a3c", {}).get("life_loss_terminal", False)
+        row["learning_episode_end"] = "life loss" if life else "game over"
     hw = results / "hardware.txt"
     if hw.is_file():
         row["hardware"] = hw.read_text().strip()
