@@ -163,16 +163,14 @@ def game_row(game: str, logdir: Path, results: Path) -> dict:
         if path.is_file():
             report = json.loads(path.read_text())
             row[proto] = {k: report[k] for k in ("mean", "std", "best", "min", "episodes", "frames_trained")}
-    states = [json.loads((c / "state.json").read_text())
-              for c in list_checkpoints(logdir)[::-1] + sorted((results / "checkpoint").glob("ckpt-*"))[::-1]]
     if "v5" in row:
-        states = [st for st in states if st["frames"] == row["v5"]["frames_trained"]]
-    elif list_checkpoints(logdir):
-        states = states[:1]
+        ckpts, wanted = list_checkpoints(logdir) + sorted((results / "checkpoint").glob("ckpt-*")), row["v5"]
     else:
-        states = []
+        ckpts, wanted = list_checkpoints(logdir)[-1:], None
+    states = [json.loads((c / "state.json").read_text()) for c in ckpts]
+    states = [st for st in states if wanted is None or st["frames"] == wanted["frames_trained"]]
     if states:
-        state = states[0]
+        state = states[-1]
         row.update(frames=state["frames"], wall_seconds=round(state["wall_seconds"], 1))
         life = state.get("meta", {}).get("a3c", {}).get("life_loss_terminal", False)
         row["learning_episode_end"] = "life loss" if life else "game over"
