@@ -79,3 +79,20 @@ def test_game_row_takes_frames_from_the_committed_checkpoint_its_evaluation_scor
     assert (row["frames"], row["wall_seconds"], row["learning_episode_end"]) == (8000, 80.0, "life loss")
     (results / "eval_v5.json").unlink()
     assert "frames" not in suite.game_row("pong", tmp_path / "no_such_run", results)  # not the long run's
+
+
+def test_a_tag_keeps_a_suite_run_apart_and_the_table_falls_back_to_untagged_games(tmp_path):
+    (tmp_path / "results" / "pong" / "suite_10m").mkdir(parents=True)
+    assert suite.game_dirs(tmp_path, "pong") == (tmp_path / "results" / "pong", tmp_path / "exported" / "pong")
+    assert suite.game_dirs(tmp_path, "pong", "suite_10m") == (tmp_path / "results" / "pong" / "suite_10m",
+                                                             tmp_path / "exported" / "pong_suite_10m")
+    assert suite.game_dirs(tmp_path, "qbert", "suite_10m")[0] == tmp_path / "results" / "qbert"
+
+
+def test_a_tag_that_is_not_a_plain_folder_name_is_refused(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exc:
+        suite.main(["--tag", "../elsewhere", "--stages", "table"])
+    assert exc.value.code == 2
+    assert "--tag '../elsewhere': letters, digits and '_' only" in capsys.readouterr().err

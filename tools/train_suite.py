@@ -6,7 +6,8 @@
 Each game trains in `runs/suite/<game>` with the `fast` preset on the same frame budget, resuming when
 that folder already holds checkpoints (so an interrupted suite continues where it stopped). Then each
 is evaluated over 100 full games under the v5 protocol and the classic no-op-start protocol, its
-learning curve is drawn, and it is exported to `exported/<game>/`. `results/table1.{json,md}` puts our
+learning curve is drawn, and it is exported to `exported/<game>/` (with `--tag T`: `results/<game>/T/` and
+`exported/<game>_T/`, for a game whose folders hold another run). `results/table1.{json,md}` puts our
 scores beside the paper's E-A3C column and the published references, each labelled with its protocol.
 Every step is a command line of this project run as a subprocess, so what the suite does is what a user
 can do by hand; the commands are written to `results/suite/COMMANDS.md`.
@@ -149,6 +150,18 @@ def run(cmd: list[str], log: Path | None = None, done: list[str] | None = None) 
         raise SystemExit(f"suite stopped: `{' '.join(cmd)}` exited {proc.returncode}{where}")
 
 
+def game_dirs(root: Path, game: str, tag: str = "") -> tuple[Path, Path]:
+    """Where one game's suite results and export go: `results/<game>`, `exported/<game>`, or with a tag
+    `results/<game>/<tag>` and `exported/<game>_<tag>`, so a suite run never overwrites another run's curve
+    or exported agent (Pong's long run owns `results/pong` and `exported/pong`). A game without that
+    tag's folder is read from `results/<game>`, so one table can mix tagged and untagged games."""
+    results = root / "results" / game
+    if not tag:
+        return results, root / "exported" / game
+    tagged = results / tag
+    return (tagged if tagged.is_dir() else results), root / "exported" / f"{game}_{tag}"
+
+
 def game_row(game: str, logdir: Path, results: Path) -> dict:
     """What the table needs about one game, read from its evaluation files and the checkpoint they scored.
 
@@ -191,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", default="runs/suite", help="training folders, one per game")
     p.add_argument("--life_loss_terminal", action="store_true",
                    help="train with a lost life as the end of an episode for learning (scores stay whole games)")
+    p.add_argument("--tag", default="", help="keep this run's files apart: results/<game>/<tag>, "
+                   "exported/<game>_<tag> (for a game whose results/<game> holds another run)")
     p.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {', '.join(STAGES)}")
     args = p.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s]
@@ -199,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown stage(s) {unknown}; accepted: {', '.join(STAGES)}")
     if args.frames <= 0 or args.workers <= 0 or args.episodes <= 0:
         p.error("--frames, --workers and --episodes must be positive")
+    if args.tag and not args.tag.replace("_", "").isalnum():
+        p.error(f"--tag {args.tag!r}: letters, digits and '_' only (it names a folder)")
     try:
         games = [game_id(g) for g in args.games.split(",") if g]
     except ValueError as exc:
@@ -216,7 +233,10 @@ def stages_for(games: list[str], stages: list[str], args: argparse.Namespace, do
     py = sys.executable
     rows = []
     for game in games:
-        logdir, results = ROOT / args.runs / game, ROOT / "results" / game
+        logdir = ROOT / args.runs / game
+        if stages != ["table"] and args.tag:  # a run that writes files makes its tag folder
+            (ROOT / "results" / game / args.tag).mkdir(parents=True, exist_ok=True)
+        results, exported = game_dirs(ROOT, game, args.tag)
         results.mkdir(parents=True, exist_ok=True)
         logdir.parent.mkdir(parents=True, exist_ok=True)
         if "train" in stages:
@@ -236,7 +256,7 @@ def stages_for(games: list[str], stages: list[str], args: argparse.Namespace, do
                 run([py, "-m", "eac3_tf.evaluate", "--checkpoint", str(logdir), "--episodes", str(args.episodes),
                      "--protocol", proto, "--output", str(results / f"eval_{proto}.json"), "--force"], done=done)
         if "export" in stages:
-            run([py, "-m", "eac3_tf.export", "--checkpoint", str(logdir), "--out", str(ROOT / "exported" / game),
+            run([py, "-m", "eac3_tf.export", "--checkpoint", str(logdir), "--out", str(exported),
                  "--eval", str(results / "eval_v5.json"), "--force"], done=done)
         rows.append(game_row(game, logdir, results))
     if "table" in stages:
