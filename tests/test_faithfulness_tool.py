@@ -1,7 +1,8 @@
 """tools/gradcam_faithfulness.py on a game other than Pong: the game-independent checks run, the object
-checks (which need Pong's colours) are left out and the report says so, and --skip_toy drops Catch."""
+checks run from Qbert's colour table, a game without one gets a line saying so, and --skip_toy drops Catch."""
 
 import dataclasses
+import importlib.util
 import json
 import os
 import subprocess
@@ -11,8 +12,12 @@ from conftest import ROOT
 
 from eac3_tf.config import PRESETS, EnvConfig
 
+spec = importlib.util.spec_from_file_location("gradcam_faithfulness", ROOT / "tools" / "gradcam_faithfulness.py")
+gf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(gf)
 
-def test_a_qbert_agent_gets_deletion_insertion_and_randomisation_but_no_object_checks(tmp_path):
+
+def test_a_qbert_agent_gets_deletion_insertion_randomisation_and_object_checks(tmp_path):
     import keras
 
     from eac3_tf import checkpoint
@@ -31,7 +36,11 @@ def test_a_qbert_agent_gets_deletion_insertion_and_randomisation_but_no_object_c
     report = json.loads(out.with_suffix(".json").read_text())
     assert set(report) == {"settings", "qbert"} and report["settings"]["game"] == "qbert"
     qbert = report["qbert"]
-    assert qbert["frames"] == 6 and "objects" not in qbert
+    assert qbert["frames"] == 6
+    assert set(qbert["objects"]) == {"stack", "current"}
+    assert set(qbert["objects_by_class"]) == {"agent", "coily", "gremlin"}
+    for o in (*qbert["objects"].values(), *qbert["objects_by_class"].values()):
+        assert o["area_share"]["n"] == 6 and set(o["gradcam"]) == {"mass", "ratio", "pointing", "pointing_tolerant"}
     assert set(qbert["deletion_insertion"]) == {"gradcam", "gradcam_conv1", "perturbation", "blur_change", "random",
                                                 "fractions"}
     assert qbert["deletion_insertion"]["gradcam"]["deletion_auc"]["n"] + \
@@ -40,6 +49,13 @@ def test_a_qbert_agent_gets_deletion_insertion_and_randomisation_but_no_object_c
     assert qbert["randomization"]["perturbation"]["frames"] == 2
     text = out.with_suffix(".md").read_text()
     assert "## Qbert: deletion / insertion AUC" in text and "Catch: not run." in text
-    assert "No object checks: this tool locates objects on Pong only (its colours), not on Qbert." in text
+    assert "## Qbert: map mass on agent, coily, gremlin" in text and "| current: coily | " in text
+    assert "No object checks" not in text
     assert "## Catch" not in text
     assert "\nQbert: " in text and " s per frame in all. Command: `python tools/gradcam_faithfulness.py " in text
+
+
+def test_a_game_without_a_colour_table_gets_one_line_instead_of_the_object_table():
+    assert gf.objects_markdown({"game": "breakout"}) == [
+        "No object checks: this tool locates objects by their colours, and `eac3_tf.saliency.OBJECT_COLOURS` has "
+        "no colour table for Breakout.", ""]

@@ -9,7 +9,8 @@ Usage:
 The game: `--frames` agent steps are played by the checkpoint's policy (sampled actions) in one
 `AtariBatchEnv` (the checkpoint's env settings, seed `--seed`; policy RNG seed `--seed`); every model
 input seen is one frame. Any ALE game is accepted; the object checks need object positions, which this
-tool reads (from the screen colours) on Pong only. `--skip_toy` leaves the Catch part out.
+tool reads from the screen colours on the six games with a colour table (`eac3_tf.saliency.OBJECT_COLOURS`:
+Pong, Space Invaders, Demon Attack, Beam Rider, Phoenix, Qbert). `--skip_toy` leaves the Catch part out.
 Catch: an agent is trained as tests/test_learning.py trains one (100k frames,
 2 workers, 16 envs each, lr 2e-3, seed `--seed`), or loaded from `--toy_checkpoint`, and plays
 `--toy_frames` steps in 16 games (seed `--seed`).
@@ -24,10 +25,11 @@ scored by how much they change the input; what the image alone shows) and a unif
 * cascading randomisation (Adebayo et al. 2018): Spearman correlation of the maps of copies whose layers
   are re-initialised from their own initializers from the top (logits+value, hidden, conv2, conv1), the
   target fixed to the trained model's greedy action; and each map's Spearman correlation with blur_change;
-* Pong: the share of each map's mass on the ball and both paddles (colour masks of the screens, any
-  pixel of a 2x2 block) against their share of the area; "stack" masks are the union over the 4 screens
-  the model input stacks, "current" the newest screen only; pointing game on the same masks, exact and
-  within one Grad-CAM cell (8 px for the fast preset);
+* games with a colour table: the share of each map's mass on the game's objects (colour masks of the
+  screens, any pixel of a 2x2 block; Pong: the ball and both paddles) against their share of the area;
+  "stack" masks are the union over the 4 screens the model input stacks, "current" the newest screen only;
+  pointing game on the same masks, exact and within one Grad-CAM cell (8 px for the fast preset); and the
+  same per object class on the newest screen ("objects_by_class");
 * Catch: pointing game (hit = the map's argmax is on the ball OR the paddle cell, exact and within one
   cell; ball-only and paddle-only rates too) and object mass; the Grad-CAM pointing game also over
   `--toy_agents` agents trained with seeds seed, seed+1, ... (one run's agent is one sample of many).
@@ -87,9 +89,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def record_game(model, meta: dict, steps: int, seed: int):
-    """Play `steps` agent steps; return the model inputs [T, H, W, C] and, on Pong, two object masks per
-    input at play-area resolution [T, 160, 160]: objects on any of the screens its stack holds (an
-    episode's first screen fills the stack, as FrameStack does) and on the newest screen only (else None)."""
+    """Play `steps` agent steps; return the model inputs [T, H, W, C], and, on a game with object colours
+    (`sal.OBJECT_COLOURS`), object masks per input at play-area resolution [T, 160, 160] (else None twice):
+    {"stack": objects on any of the screens its stack holds (an episode's first screen fills the stack, as
+    FrameStack does), "current": on the newest screen only}, and {class: on the newest screen}."""
     from eac3_tf.config import PRESETS, EnvConfig
     from eac3_tf.envs import AtariBatchEnv
     from eac3_tf.policy import sample_actions
@@ -98,23 +101,28 @@ def record_game(model, meta: dict, steps: int, seed: int):
     rows = (obs_cfg.crop_top, obs_cfg.crop_bottom)
     env = AtariBatchEnv(EnvConfig(**meta["env"]), obs_cfg, 1)
     rng = np.random.default_rng(seed)
-    pong = meta["game"] == "pong"
+    known = meta["game"] in sal.OBJECT_COLOURS
 
-    def objects() -> np.ndarray | None:
-        return sal.pong_object_masks(env.last_screens, rows)["objects"][0] if pong else None
+    def objects() -> dict[str, np.ndarray] | None:
+        return {name: m[0] for name, m in sal.object_masks(meta["game"], env.last_screens, rows).items()} \
+            if known else None
 
     obs = env.reset(seed)
     stack = deque([objects()] * obs_cfg.stack, maxlen=obs_cfg.stack)
     frames, in_stack, current = [], [], []
     for _ in tqdm(range(steps), desc=f"{meta['game']}: play", leave=False):
         frames.append(obs[0])
-        if pong:
-            in_stack.append(np.any(stack, axis=0))
+        if known:
+            in_stack.append(np.any([m["objects"] for m in stack], axis=0))
             current.append(stack[-1])
         obs, _, done, _ = env.step(sample_actions(sal.policy_logits(model, obs), rng))
         stack.extend([objects()] * (obs_cfg.stack if done[0] else 1))
     env.close()
-    return np.stack(frames), ({"stack": np.stack(in_stack), "current": np.stack(current)} if pong else None)
+    if not known:
+        return np.stack(frames), None, None
+    masks = {"stack": np.stack(in_stack), "current": np.stack([c["objects"] for c in current])}
+    by_class = {name: np.stack([c[name] for c in current]) for name in current[0] if name != "objects"}
+    return np.stack(frames), masks, by_class
 
 
 def train_toy(seed: int, logdir: Path):
@@ -317,7 +325,7 @@ def run_game(args, timings: dict) -> dict:
     ckpt = checkpoint.load(checkpoint.resolve(args.checkpoint), with_optimizer=False)
     model, meta = ckpt.model, ckpt.state["meta"]
     t = time.perf_counter()
-    frames, object_masks = record_game(model, meta, args.frames, args.seed)
+    frames, object_masks, class_masks = record_game(model, meta, args.frames, args.seed)
     timings["record"] = time.perf_counter() - t
     h, w = frames.shape[1:3]
     result, maps = evaluate(model, frames, {"patch": 5.0, "stride": 5, "sigma": 3.0}, args, timings, meta["game"])
@@ -328,6 +336,9 @@ def run_game(args, timings: dict) -> dict:
         result["objects"] = {which: mass_and_pointing(maps, sal.downsample_mask(m, (h, w)),
                                                       result["gradcam_cell_px"])
                              for which, m in object_masks.items()}
+        result["objects_by_class"] = {name: mass_and_pointing(maps, sal.downsample_mask(m, (h, w)),
+                                                              result["gradcam_cell_px"])
+                                      for name, m in class_masks.items()}
         timings["objects"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     result["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
@@ -427,23 +438,26 @@ def markdown(report: dict) -> str:
 
 
 def objects_markdown(atari: dict) -> list[str]:
-    """The object-mass table where object positions are known (Pong), else one line saying why not."""
+    """The object-mass tables where object positions are known (a colour table), else one line saying why not."""
+    game = camel_game(atari["game"])
     if "objects" not in atari:
-        return [f"No object checks: this tool locates objects on Pong only (its colours), not on "
-                f"{camel_game(atari['game'])}.", ""]
+        return [f"No object checks: this tool locates objects by their colours, and "
+                f"`eac3_tf.saliency.OBJECT_COLOURS` has no colour table for {game}.", ""]
     tol = atari["objects"]["stack"]["pointing_tolerance_cells"]
-    lines = ["## Pong: map mass on the ball and both paddles", "",
+    classes = list(atari.get("objects_by_class", {}))
+    lines = [f"## {game}: map mass on {', '.join(c.replace('_', ' ') for c in classes) or 'the objects'}", "",
              f"| masks | object area share | map | mass on objects | mass / area | pointing | pointing ±{tol} px |",
              "|---|---|---|---|---|---|---|"]
-    for which in ("stack", "current"):
-        o = atari["objects"][which]
+    rows = [(which, atari["objects"][which]) for which in ("stack", "current")]
+    rows += [(f"current: {name}", o) for name, o in atari.get("objects_by_class", {}).items()]
+    for which, o in rows:
         for name in (k for k in o if isinstance(o[k], dict) and "mass" in o[k]):
             ratio = "n/a" if o[name]["ratio"] is None else f"{o[name]['ratio']:.1f}x"
             lines.append(f"| {which} | {pm(o['area_share'], 4)} | {name} | {pm(o[name]['mass'])} | {ratio} | "
                          f"{o[name]['pointing']:.1%} | {o[name]['pointing_tolerant']:.1%} |")
     return lines + ["", "`stack`: objects on any of the 4 screens the input stacks; `current`: the newest screen "
-                    f"only. ±{tol} px: within one Grad-CAM cell of an object (Chebyshev distance on the 80x80 input).",
-                    ""]
+                    f"only (`current: <class>`: one class of objects). ±{tol} px: within one Grad-CAM cell of an "
+                    "object (Chebyshev distance on the 80x80 input).", ""]
 
 
 def toy_markdown(toy: dict) -> list[str]:
