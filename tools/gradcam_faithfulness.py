@@ -457,7 +457,9 @@ def objects_markdown(atari: dict) -> list[str]:
                          f"{o[name]['pointing']:.1%} | {o[name]['pointing_tolerant']:.1%} |")
     return lines + ["", "`stack`: objects on any of the 4 screens the input stacks; `current`: the newest screen "
                     f"only (`current: <class>`: one class of objects). ±{tol} px: within one Grad-CAM cell of an "
-                    "object (Chebyshev distance on the 80x80 input).", ""]
+                    "object (Chebyshev distance on the 80x80 input). A frame whose mask is empty counts as a "
+                    "pointing miss for every map alike, so a class that is often off screen scores low for all.",
+                    ""]
 
 
 def toy_markdown(toy: dict) -> list[str]:
