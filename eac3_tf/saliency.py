@@ -28,7 +28,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-PLAY_ROWS = (34, 194)  # the model's crop (ObsConfig.crop_top/crop_bottom): first screen row, one past its last
+from eac3_tf.config import ObsConfig
+
+PLAY_ROWS = (ObsConfig.crop_top, ObsConfig.crop_bottom)  # the model's crop: first screen row, one past its last
 
 # Object colours of the six games, RGB, in the play area of ale-py 0.12 screens as `AtariBatchEnv` gives them
 # (v5 settings, max over the last two frames of a skip; that max can mix two sprites' colours, which is why
