@@ -332,6 +332,8 @@ def _define_flags() -> None:
     flags.DEFINE_enum("lr_schedule", A3CConfig.lr_schedule, list(LR_SCHEDULES),
                       "constant, or linear: decays to 0 at --frames (a resumed run continues the decay).")
     flags.DEFINE_float("entropy_beta", A3CConfig.entropy_beta, "Weight of the entropy bonus.")
+    flags.DEFINE_integer("t_max", A3CConfig.t_max, "Agent steps each env rolls out before an update (the n of "
+                         "the n-step returns).")
     flags.DEFINE_bool("life_loss_terminal", A3CConfig.life_loss_terminal,
                       "Treat a lost life as the end of an episode for learning (no bootstrapping across it), as "
                       "baselines' EpisodicLifeEnv does; scores are still whole games.")
@@ -359,9 +361,11 @@ def main() -> int:
         raise UsageError(str(exc)) from None
     if f.preset not in PRESETS:
         raise UsageError(f"unknown --preset {f.preset!r}; accepted: {', '.join(PRESETS)}")
-    for name in ("frames", "workers", "envs_per_worker", "checkpoint_every"):
+    for name in ("frames", "workers", "envs_per_worker", "checkpoint_every", "t_max"):
         if getattr(f, name) <= 0:
             raise UsageError(f"--{name} must be a positive integer, got {getattr(f, name)}")
+    if f.t_max > 1000:
+        raise UsageError(f"--t_max must be 1..1000 agent steps, got {f.t_max}")
     if f.workers > 64 or f.envs_per_worker > 256:
         raise UsageError(f"--workers must be 1..64 and --envs_per_worker 1..256, got {f.workers}, {f.envs_per_worker}")
     if f.log_every <= 0:
@@ -372,7 +376,7 @@ def main() -> int:
         raise UsageError(f"--learning_rate must be in (0, 1), got {f.learning_rate}")
     if not 0 <= f.entropy_beta < 1:
         raise UsageError(f"--entropy_beta must be in [0, 1), got {f.entropy_beta}")
-    a3c_cfg = A3CConfig(envs_per_worker=f.envs_per_worker, learning_rate=f.learning_rate,
+    a3c_cfg = A3CConfig(t_max=f.t_max, envs_per_worker=f.envs_per_worker, learning_rate=f.learning_rate,
                         lr_schedule=f.lr_schedule, entropy_beta=f.entropy_beta,
                         life_loss_terminal=f.life_loss_terminal)
     run_cfg = RunConfig(frames=f.frames, workers=f.workers, logdir=f.logdir or f"runs/{game}", seed=f.seed,

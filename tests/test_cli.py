@@ -32,14 +32,17 @@ def test_train_prints_progress_and_saves_a_checkpoint(pong_run):
     assert (logdir / "progress.csv").is_file() and list((logdir / "tb").iterdir())
 
 
-def test_resume_continues_the_frame_counter(pong_run):
+def test_resume_continues_the_frame_counter_with_new_learning_settings(pong_run):
     logdir, _ = pong_run
     before = checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])["frames"]
-    out = run_cli("eac3_tf.train", "--game", "Pong", "--frames", "4000", "--logdir", str(logdir), "--resume", *TINY)
+    out = run_cli("eac3_tf.train", "--game", "Pong", "--frames", "4000", "--logdir", str(logdir), "--resume",
+                  "--t_max", "3", *TINY)
     assert out.returncode == 0, out.stderr[-2000:]
     assert f"at {before / 1e3:.1f}k frames" in out.stdout
-    after = checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])["frames"]
-    assert after >= 4000 > before
+    state = checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])
+    assert state["frames"] >= 4000 > before
+    # the resumed part rolls out 3 steps x 2 envs x 4 frames = 24 frames per update
+    assert state["meta"]["a3c"]["t_max"] == 3 and (state["frames"] - before) % 24 == 0
 
 
 def test_evaluate_reports_mean_std_and_protocol(pong_run, tmp_path):
