@@ -96,3 +96,23 @@ def test_a_tag_that_is_not_a_plain_folder_name_is_refused(capsys):
         suite.main(["--tag", "../elsewhere", "--stages", "table"])
     assert exc.value.code == 2
     assert "--tag '../elsewhere': letters, digits and '_' only" in capsys.readouterr().err
+
+
+def test_the_checkpoint_stage_keeps_the_newest_checkpoint_beside_the_results_once(tmp_path):
+    import pytest
+
+    from eac3_tf import checkpoint
+    from eac3_tf.config import PRESETS
+    from eac3_tf.model import build_model
+
+    logdir, results = tmp_path / "run", tmp_path / "results"
+    model = build_model((80, 80, 4), 6, PRESETS["fast"])
+    for frames in (4000, 8000):
+        checkpoint.save(logdir, model, [], {"frames": frames, "wall_seconds": 1.0, "meta": {}}, keep=2)
+    kept = suite.keep_checkpoint(logdir, results)
+    assert kept == results / "checkpoint" / checkpoint.list_checkpoints(logdir)[-1].name
+    assert checkpoint.verify(kept)["frames"] == 8000
+    assert suite.keep_checkpoint(logdir, results) == kept  # a second sitting leaves it as it is
+    assert sorted(p.name for p in (results / "checkpoint").iterdir()) == [kept.name]
+    with pytest.raises(SystemExit, match="has no checkpoint to keep; run the train stage first"):
+        suite.keep_checkpoint(tmp_path / "empty", results)

@@ -6,8 +6,10 @@
 Each game trains in `runs/suite/<game>` with the `fast` preset on the same frame budget, resuming when
 that folder already holds checkpoints (so an interrupted suite continues where it stopped). Then each
 is evaluated over 100 full games under the v5 protocol and the classic no-op-start protocol, its
-learning curve is drawn, and it is exported to `exported/<game>/` (with `--tag T`: `results/<game>/T/` and
-`exported/<game>_T/`, for a game whose folders hold another run). `results/table1.{json,md}` puts our
+learning curve is drawn, it is exported to `exported/<game>/`, its final checkpoint is kept in
+`results/<game>/checkpoint/` (run folders are not committed) and its Grad-CAM faithfulness goes to
+`results/gradcam/faithfulness_<game>` (with `--tag T`: `results/<game>/T/`, `exported/<game>_T/` and
+`faithfulness_<game>_T`, for a game whose folders hold another run). `results/table1.{json,md}` puts our
 scores beside the paper's E-A3C column and the published references, each labelled with its protocol.
 Every step is a command line of this project run as a subprocess, so what the suite does is what a user
 can do by hand; the commands are written to `results/suite/COMMANDS.md`.
@@ -33,7 +35,7 @@ from eac3_tf.checkpoint import list_checkpoints, write_json_atomic, write_text_a
 from eac3_tf.config import PAPER_GAMES, camel_game  # noqa: E402
 from eac3_tf.envs import game_id  # noqa: E402
 
-STAGES = ("train", "curve", "evaluate", "export", "table")
+STAGES = ("train", "curve", "evaluate", "export", "checkpoint", "faithfulness", "table")
 
 # Published figures, each with the protocol it was measured under. Only for context: none of them
 # used our protocol or frame budget.
@@ -162,6 +164,21 @@ def game_dirs(root: Path, game: str, tag: str = "") -> tuple[Path, Path]:
     return (tagged if tagged.is_dir() else results), root / "exported" / f"{game}_{tag}"
 
 
+def keep_checkpoint(logdir: Path, results: Path) -> Path:
+    """Copy the run's newest checkpoint to `results/checkpoint/` (a temp folder renamed into place, so a
+    stopped copy leaves nothing half-written there); one already there is left as it is."""
+    ckpts = list_checkpoints(logdir)
+    if not ckpts:
+        raise SystemExit(f"suite stopped: {logdir} has no checkpoint to keep; run the train stage first")
+    dest = results / "checkpoint" / ckpts[-1].name
+    if not dest.is_dir():
+        tmp = dest.with_name(f".{dest.name}.partial")  # not ckpt-*: never taken for a checkpoint
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(ckpts[-1], tmp)
+        tmp.rename(dest)
+    return dest
+
+
 def game_row(game: str, logdir: Path, results: Path) -> dict:
     """What the table needs about one game, read from its evaluation files and the checkpoint they scored.
 
@@ -258,6 +275,13 @@ def stages_for(games: list[str], stages: list[str], args: argparse.Namespace, do
         if "export" in stages:
             run([py, "-m", "eac3_tf.export", "--checkpoint", str(logdir), "--out", str(exported),
                  "--eval", str(results / "eval_v5.json"), "--force"], done=done)
+        if "checkpoint" in stages:
+            kept = keep_checkpoint(logdir, results)
+            done.append(f"# kept {kept.relative_to(ROOT)}")
+        if "faithfulness" in stages:
+            name = f"faithfulness_{game}" + (f"_{args.tag}" if args.tag else "")
+            run([py, "tools/gradcam_faithfulness.py", "--checkpoint", str(logdir), "--frames", "500", "--skip_toy",
+                 "--out", str(ROOT / "results" / "gradcam" / name)], done=done)
         rows.append(game_row(game, logdir, results))
     if "table" in stages:
         write_json_atomic(ROOT / "results" / "table1.json", {"rows": rows, "references": REFERENCES})
