@@ -32,8 +32,7 @@ def preprocess(screens: np.ndarray, obs: ObsConfig) -> np.ndarray:
     x = check_screens(screens)[:, obs.crop_top:obs.crop_bottom]
     k = obs.downsample
     if k == 2:  # the fast preset's case, unrolled: row pairs, then column pairs, all in place (~25% faster)
-        x16 = x[:, 0::2].astype(np.uint16)
-        x16 += x[:, 1::2]
+        x16 = np.add(x[:, 0::2], x[:, 1::2], dtype=np.uint16)
         x = x16[:, :, 0::2] + x16[:, :, 1::2]
         x >>= 2
     elif k > 1:  # uint16 sums of strided slices: exact, and ~10x faster than a reshape-sum here
@@ -55,27 +54,33 @@ class FrameStack:
     """The last `obs.stack` preprocessed frames of N envs, channels-last, oldest first.
 
     A new episode's first frame fills the whole stack, so the model never sees frames of two episodes.
+    The frames live in a ring of whole frames and are joined once per step: shifting a channels-last
+    buffer by one channel is a strided copy that cost ~8x more on the envs' hot path.
     """
 
     def __init__(self, num_envs: int, obs: ObsConfig) -> None:
-        """Allocate the stack for `num_envs` envs."""
+        """Allocate the ring for `num_envs` envs."""
         self.obs = obs
-        self.c = obs.channels_per_frame
-        self.buffer = np.zeros((num_envs, *obs.shape), dtype=np.uint8)
+        self.ring = np.zeros((obs.stack, num_envs, obs.height, obs.width, obs.channels_per_frame), dtype=np.uint8)
+        self.newest = obs.stack - 1  # ring slot of the newest frame
+
+    def _joined(self) -> np.ndarray:
+        k = self.obs.stack
+        return np.concatenate([self.ring[(self.newest + 1 + j) % k] for j in range(k)], axis=-1)
 
     def reset(self, frames: np.ndarray) -> np.ndarray:
         """Start every env afresh from `frames` (N, H, W, c) and return the stacked observation."""
-        self.buffer[:] = np.tile(frames, (1, 1, 1, self.obs.stack))
-        return self.buffer.copy()
+        self.ring[:] = frames[None]
+        return self._joined()
 
     def push(self, frames: np.ndarray, new_episode: np.ndarray | None = None) -> np.ndarray:
         """Append `frames`; envs flagged in `new_episode` restart their stack from the frame."""
-        self.buffer[..., :-self.c] = self.buffer[..., self.c:]
-        self.buffer[..., -self.c:] = frames
+        self.newest = (self.newest + 1) % self.obs.stack
+        self.ring[self.newest] = frames
         if new_episode is not None and np.any(new_episode):
             idx = np.flatnonzero(new_episode)
-            self.buffer[idx] = np.tile(frames[idx], (1, 1, 1, self.obs.stack))
-        return self.buffer.copy()
+            self.ring[:, idx] = frames[idx][None]
+        return self._joined()
 
 
 def model_inputs(screen_sequence: np.ndarray, obs: ObsConfig) -> np.ndarray:

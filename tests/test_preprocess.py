@@ -57,6 +57,25 @@ def test_frame_stack_is_oldest_first_and_restarts_on_a_new_episode():
     assert out[1, 0, 0].tolist() == [7, 7, 7]  # env 1 started a new episode: no frames of the old one
 
 
+@pytest.mark.parametrize("gray", [False, True])
+def test_frame_stack_equals_the_last_frames_of_each_episode_concatenated(gray):
+    # definition: channels = the last `stack` frames of the env's current episode, oldest first, the episode's
+    # first frame repeated where it has fewer; checked over random episode ends on 3 envs
+    obs = ObsConfig(grayscale=gray, downsample=16, stack=4)
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, (40, 3, obs.height, obs.width, obs.channels_per_frame), dtype=np.uint8)
+    ends = rng.random((40, 3)) < 0.15
+    stack = FrameStack(3, obs)
+    history = [[frames[0, i]] for i in range(3)]
+    for t in range(40):
+        out = stack.reset(frames[0]) if t == 0 else stack.push(frames[t], new_episode=ends[t])
+        for i in range(3):
+            if t > 0:
+                history[i] = [frames[t, i]] if ends[t, i] else history[i] + [frames[t, i]]
+            last = ([history[i][0]] * 4 + history[i])[-4:]
+            np.testing.assert_array_equal(out[i], np.concatenate(last, axis=-1))
+
+
 def test_model_inputs_of_a_screen_sequence_match_a_frame_stack_fed_step_by_step():
     rng = np.random.default_rng(0)
     screens = rng.integers(0, 256, (5, 210, 160, 3), dtype=np.uint8)
