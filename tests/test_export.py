@@ -192,9 +192,9 @@ def test_a_frame_that_puts_a_hidden_relu_unit_at_its_kink_is_found():
     assert relu_kink_frames(model, frames).tolist() == [5]
 
 
-@pytest.mark.parametrize("at_kink, cam_diff, ok", [(1, 1e-6, True), (0, 2e-4, False), (10, 1e-6, True),
-                                                    (11, 1e-6, False)])
-def test_cam_parity_forgives_round_off_at_relu_kinks_up_to_one_percent_of_frames(at_kink, cam_diff, ok):
+@pytest.mark.parametrize("at_kink, cam_diff, ok", [(1, 1e-6, True), (0, 2e-4, False), (50, 1e-6, True),
+                                                    (51, 1e-6, False)])
+def test_cam_parity_forgives_round_off_at_relu_kinks_up_to_five_percent_of_frames(at_kink, cam_diff, ok):
     from eac3_tf.export import ParityError, _check_parity
 
     same = {"max_abs_logits": 1e-6, "argmax_agreement": 1.0}
