@@ -83,18 +83,19 @@ class _CamFunction:
 
     def _step(self, frames: tf.Tensor, coef: tf.Tensor, greedy: tf.Tensor) -> tuple[tf.Tensor, ...]:
         # y = sum_a coef[:, a] * logit_a + coef[:, A] * value, so every kind of target is one signature;
-        # `greedy` swaps in the one-hot of each frame's argmax (which carries no gradient itself).
+        # `greedy` swaps in the one-hot of each frame's argmax (which carries no gradient itself). The
+        # coefficients go in as the tape's output gradients: dy/dA without building y.
         frames = tf.cast(frames, tf.float32)
         with tf.GradientTape() as tape:
             acts, grad_at, logits, value = self.submodel(frames, training=False)
-            acts = tf.cast(acts, tf.float32)
-            logits = tf.cast(logits, tf.float32)
-            value = tf.reshape(tf.cast(value, tf.float32), [-1])
-            argmax_coef = tf.stop_gradient(tf.one_hot(tf.argmax(logits, axis=-1), self.num_actions))
-            logit_coef = tf.where(greedy, argmax_coef, coef[:, :self.num_actions])
-            y = tf.reduce_sum(logits * logit_coef, axis=-1) + value * coef[:, self.num_actions]
+        argmax_coef = tf.one_hot(tf.argmax(logits, axis=-1), self.num_actions, dtype=logits.dtype)
+        logit_coef = tf.where(greedy, argmax_coef, tf.cast(coef[:, :self.num_actions], logits.dtype))
+        value_coef = tf.cast(tf.reshape(coef[:, self.num_actions], tf.shape(value)), value.dtype)
         # The frames are independent, so the gradient of the batch sum is each frame's own gradient.
-        grads = tape.gradient(y, grad_at)
+        grads = tape.gradient([logits, value], grad_at, output_gradients=[logit_coef, value_coef])
+        acts = tf.cast(acts, tf.float32)
+        logits = tf.cast(logits, tf.float32)
+        value = tf.reshape(tf.cast(value, tf.float32), [-1])
         cells = tf.cast(tf.shape(acts)[1] * tf.shape(acts)[2], tf.float32)
         alpha = tf.reduce_sum(tf.cast(grads, tf.float32), axis=(1, 2)) / cells  # equation (1): [N, K]
         cams = tf.nn.relu(tf.einsum("nhwk,nk->nhw", acts, alpha))  # equation (2)
@@ -107,7 +108,8 @@ class _CamFunction:
         else:  # the same bilinear resize as two small matmuls, several times faster than the resize op
             rows, cols = self.upsample
             maps = tf.matmul(tf.matmul(rows[None], normed), cols[None], transpose_b=True)
-        return cams, tf.clip_by_value(maps, 0.0, 1.0), logits, value
+        # Bilinear weights are >= 0, so the maps are too; the bound only catches rounding above 1.
+        return cams, tf.minimum(maps, 1.0), logits, value
 
 
 def _sole_pool_after(model: keras.Model, tensor: Any) -> keras.layers.Layer | None:
@@ -241,13 +243,16 @@ def _target_coef(target: Target, n: int, num_actions: int) -> tuple[np.ndarray, 
     return coef, False
 
 
-def _run(model: keras.Model, frames: np.ndarray, target: Target, layer: str | None) -> tuple[np.ndarray, ...]:
+def _run(model: keras.Model, frames: np.ndarray, target: Target, layer: str | None) -> tuple[Any, ...]:
+    """(cams, maps, logits, values) as TF tensors, and the layer's name.
+
+    Callers copy out only what they use: `grad_cam` needs neither the logits nor their softmax.
+    """
     fn = _cam_function(model, layer)
     batch = _check_frames(model, frames)
     coef, greedy = fn.target_args(target, batch.shape[0])
     step = fn.steps[tf.uint8 if batch.dtype == np.uint8 else tf.float32]
-    cams, maps, logits, values = step(tf.constant(batch), coef, greedy)
-    return cams.numpy(), maps.numpy(), logits.numpy(), values.numpy(), fn.layer
+    return (*step(tf.constant(batch), coef, greedy), fn.layer)
 
 
 def grad_cam_raw(model: keras.Model, frames: np.ndarray, target: Target = None,
@@ -266,7 +271,7 @@ def grad_cam_raw(model: keras.Model, frames: np.ndarray, target: Target = None,
     Raises:
         ValueError: on frames of the wrong shape, dtype or range, an unknown layer, or a bad target.
     """
-    return _run(model, frames, target, layer)[0]
+    return _run(model, frames, target, layer)[0].numpy()
 
 
 def explain(model: keras.Model, frames: np.ndarray, target: Target = None, layer: str | None = None) -> CamResult:
@@ -276,6 +281,7 @@ def explain(model: keras.Model, frames: np.ndarray, target: Target = None, layer
     nothing extra. See `grad_cam` for the arguments.
     """
     _, maps, logits, values, name = _run(model, frames, target, layer)
+    maps, logits, values = maps.numpy(), logits.numpy(), values.numpy()
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
     probs = shifted / shifted.sum(axis=-1, keepdims=True)
     return CamResult(maps=maps.astype(np.float32, copy=False), actions=logits.argmax(axis=-1).astype(np.int64),
@@ -305,4 +311,4 @@ def grad_cam(model: keras.Model, frames: np.ndarray, target: Target = None, laye
     Raises:
         ValueError: on frames of the wrong shape, dtype or range, an unknown layer, or a bad target.
     """
-    return explain(model, frames, target, layer).maps
+    return _run(model, frames, target, layer)[1].numpy()

@@ -608,6 +608,37 @@ def pointing_game(map_: np.ndarray, mask: np.ndarray, tolerance: int = 0) -> boo
     return bool(hit[0]) if map_.ndim == 2 else hit.reshape(map_.shape[:-2])
 
 
+def argmax_offsets(map_: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(dy, dx) from the mask cell nearest to each map's maximum to that maximum, int [..., 2].
+
+    Nearest is by Chebyshev distance (ties: the first cell in row-major order), so max(|dy|, |dx|) is the
+    smallest tolerance at which `pointing_game` counts a hit. It says where misses land: a map taken at a
+    conv layer peaks where a feature fires, which can sit a cell beside what it detects. Maps with no
+    positive value and empty masks give (-1, -1) offsets flagged by `offsets_defined`.
+    """
+    map_, mask = np.asarray(map_), np.asarray(mask, bool)
+    if map_.shape != mask.shape:
+        raise ValueError(f"map and mask must have the same shape, got {map_.shape} and {mask.shape}")
+    h, w = map_.shape[-2:]
+    flat, flat_mask = map_.reshape(-1, h * w), mask.reshape(-1, h * w)
+    best = flat.argmax(axis=-1)
+    rows, cols = np.divmod(np.arange(h * w), w)
+    dy = rows[best][:, None] - rows[None, :]  # [N, cells]: maximum minus each cell
+    dx = cols[best][:, None] - cols[None, :]
+    dist = np.where(flat_mask, np.maximum(np.abs(dy), np.abs(dx)), h + w)
+    nearest = dist.argmin(axis=-1)
+    idx = np.arange(len(flat))
+    out = np.stack([dy[idx, nearest], dx[idx, nearest]], axis=-1)
+    out[~offsets_defined(map_, mask).reshape(-1)] = -1
+    return out.reshape(*map_.shape[:-2], 2)
+
+
+def offsets_defined(map_: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Whether `argmax_offsets` is defined: the map has a positive value and the mask a cell, bool [...]."""
+    map_, mask = np.asarray(map_), np.asarray(mask, bool)
+    return (map_.max(axis=(-2, -1)) > 0) & mask.any(axis=(-2, -1))
+
+
 def object_masks(game: str, screens: np.ndarray, play_rows: tuple[int, int] = PLAY_ROWS,
                  tolerance: int = 0) -> dict[str, np.ndarray]:
     """Boolean masks [N, rows, 160] of each object class of `OBJECT_COLOURS[game]` in RGB screens' play area.

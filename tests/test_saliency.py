@@ -63,6 +63,32 @@ def test_pointing_game_tolerance_counts_a_max_next_to_the_mask():
     assert sal.pointing_game(m, mask, tolerance=1) is True
 
 
+def test_argmax_offsets_point_from_the_nearest_mask_cell_to_the_maximum():
+    m = np.zeros((4, 5))
+    m[1, 3] = 1.0  # the maximum
+    mask = np.zeros((4, 5), bool)
+    mask[1, 2] = mask[3, 0] = True  # (1, 2) is one cell left of the max; (3, 0) is 3 away
+    assert sal.argmax_offsets(m, mask).tolist() == [0, 1]
+    mask[1, 2] = False
+    assert sal.argmax_offsets(m, mask).tolist() == [-2, 3]
+
+
+def test_argmax_offsets_agree_with_the_pointing_game_at_every_tolerance():
+    rng = np.random.default_rng(0)
+    maps, masks = rng.random((200, 6, 7)), rng.random((200, 6, 7)) < 0.05
+    masks[:, 0, 0] = True  # no empty mask
+    dist = np.abs(sal.argmax_offsets(maps, masks)).max(axis=-1)
+    for tol in range(4):
+        assert np.array_equal(dist <= tol, sal.pointing_game(maps, masks, tol))
+
+
+def test_argmax_offsets_of_an_empty_map_or_mask_are_flagged_undefined():
+    maps = np.stack([np.zeros((2, 2)), np.eye(2), np.eye(2)])
+    masks = np.stack([np.ones((2, 2), bool), np.zeros((2, 2), bool), np.eye(2, dtype=bool)])
+    assert sal.offsets_defined(maps, masks).tolist() == [False, False, True]
+    assert sal.argmax_offsets(maps, masks).tolist() == [[-1, -1], [-1, -1], [0, 0]]
+
+
 # --- rank correlation -----------------------------------------------------------------------------------
 
 

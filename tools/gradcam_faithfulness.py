@@ -169,13 +169,27 @@ def catch_object_masks(frames: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def agent_pointing(maps: np.ndarray, frames: np.ndarray, tolerance: int) -> dict:
-    """Grad-CAM pointing game of one Catch agent: exact and within `tolerance` cells, and all-zero maps."""
+    """Grad-CAM pointing game of one Catch agent: exact and within `tolerance` cells, all-zero maps, and
+    where each maximum lies from the nearest object cell (offset counts, "dy,dx", row and column)."""
     masks = catch_object_masks(frames)["objects"]
     zero = maps.reshape(len(maps), -1).max(axis=1) == 0
     tolerant = sal.pointing_game(maps, masks, tolerance)
+    offsets = sal.argmax_offsets(maps, masks)[sal.offsets_defined(maps, masks)]
+    keys, counts = np.unique(offsets, axis=0, return_counts=True)
     return {"frames": len(frames), "pointing": float(np.mean(sal.pointing_game(maps, masks))),
             "pointing_tolerant": float(np.mean(tolerant)), "all_zero_maps": int(zero.sum()),
-            "pointing_tolerant_defined": float(np.mean(tolerant[~zero])) if (~zero).any() else None}
+            "pointing_tolerant_defined": float(np.mean(tolerant[~zero])) if (~zero).any() else None,
+            "offset_counts": {f"{dy},{dx}": int(c) for (dy, dx), c in zip(keys.tolist(), counts, strict=True)}}
+
+
+def offset_summary(offset_counts: dict[str, int], top: int = 6) -> dict:
+    """Maxima by Chebyshev distance from the nearest object cell (0, 1, 2, 3+), and the `top` offsets."""
+    dist = {"0": 0, "1": 0, "2": 0, "3+": 0}
+    for key, count in offset_counts.items():
+        d = max(abs(int(v)) for v in key.split(","))
+        dist[str(d) if d < 3 else "3+"] += count
+    common = sorted(offset_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return {"by_distance": dist, "most_common": dict(common)}
 
 
 def toy_agents_pointing(first_maps: np.ndarray, first_frames: np.ndarray, args, tolerance: int) -> dict:
@@ -197,7 +211,11 @@ def toy_agents_pointing(first_maps: np.ndarray, first_frames: np.ndarray, args, 
     n = np.array([a["frames"] for a in per_agent])
     pooled = {key: float(np.sum(n * np.array([a[key] for a in per_agent])) / n.sum())
               for key in ("pointing", "pointing_tolerant")}
-    return {"per_agent": per_agent, "pooled": pooled, "tolerance_cells": tolerance,
+    offsets: dict[str, int] = {}
+    for a in per_agent:
+        for key, count in a["offset_counts"].items():
+            offsets[key] = offsets.get(key, 0) + count
+    return {"per_agent": per_agent, "pooled": pooled, "tolerance_cells": tolerance, "offsets": offset_summary(offsets),
             "all_zero_maps": int(sum(a["all_zero_maps"] for a in per_agent)), "frames": int(n.sum())}
 
 
@@ -490,6 +508,11 @@ def toy_markdown(toy: dict) -> list[str]:
                      f"{defined} |")
     lines.append(f"| all ({ag['frames']} frames) | {ag['pooled']['pointing']:.1%} | "
                  f"{ag['pooled']['pointing_tolerant']:.1%} | {ag['all_zero_maps']} | |")
+    off = ag["offsets"]
+    shown = ", ".join(f"({k}) {v}" for k, v in off["most_common"].items())
+    lines += ["", "Where the maxima of the maps that are not all zero lie, in cells from the nearest ball or paddle "
+              "cell (Chebyshev distance): " + ", ".join(f"{k}: {v}" for k, v in off["by_distance"].items())
+              + f". Most common offsets (rows down, columns right): {shown}."]
     return lines + ["", f"Catch object area share: {pm(toy['objects']['area_share'], 3)}.", ""]
 
 
