@@ -116,3 +116,9 @@ def test_the_checkpoint_stage_keeps_the_newest_checkpoint_beside_the_results_onc
     assert sorted(p.name for p in (results / "checkpoint").iterdir()) == [kept.name]
     with pytest.raises(SystemExit, match="has no checkpoint to keep; run the train stage first"):
         suite.keep_checkpoint(tmp_path / "empty", results)
+
+
+def test_paths_inside_the_project_go_to_the_tools_relative_so_their_files_name_no_machine_paths(tmp_path):
+    assert suite.as_arg(ROOT / "runs" / "suite" / "pong") == "runs/suite/pong"
+    assert suite.as_arg(ROOT / "results" / "gradcam" / "faithfulness_pong") == "results/gradcam/faithfulness_pong"
+    assert suite.as_arg(tmp_path / "pong") == str(tmp_path / "pong")  # outside the project: as given

@@ -137,6 +137,13 @@ def record_commands(path: Path, argv: list[str], commands: list[str], when: floa
     write_text_atomic(path, old + block)
 
 
+def as_arg(path: Path) -> str:
+    """`path` as an argument of a command run in the project root: relative when inside it, so the files
+    that command writes (eval JSONs, export cards, checkpoint metadata) name project paths, not this machine's."""
+    path = Path(path)
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def run(cmd: list[str], log: Path | None = None, done: list[str] | None = None) -> None:
     """Run one of the project's command lines; stop the suite with its message when it fails."""
     print("$ " + " ".join(cmd), flush=True)
@@ -259,29 +266,29 @@ def stages_for(games: list[str], stages: list[str], args: argparse.Namespace, do
         if "train" in stages:
             t0 = time.time()
             cmd = [py, "-m", "eac3_tf.train", "--game", camel_game(game), "--preset", "fast", "--frames",
-                   str(args.frames), "--workers", str(args.workers), "--logdir", str(logdir), "--seed",
+                   str(args.frames), "--workers", str(args.workers), "--logdir", as_arg(logdir), "--seed",
                    str(args.seed), "--log_every", "60"] + (["--life_loss_terminal"] if args.life_loss_terminal else [])
             run(cmd + (["--resume"] if list_checkpoints(logdir) else []), log=ROOT / args.runs / f"{game}.log",
                 done=done)
             (results / "hardware.txt").write_text(hardware() + "\n")
             print(f"{game}: trained in {time.time() - t0:.0f} s this sitting", flush=True)
         if "curve" in stages:
-            run([py, "tools/plot_curve.py", "--run", str(logdir), "--out", str(results / "curve"),
+            run([py, "tools/plot_curve.py", "--run", as_arg(logdir), "--out", as_arg(results / "curve"),
                  "--title", f"{camel_game(game)}, fast preset"], done=done)
         if "evaluate" in stages:
             for proto in ("v5", "noop"):
-                run([py, "-m", "eac3_tf.evaluate", "--checkpoint", str(logdir), "--episodes", str(args.episodes),
-                     "--protocol", proto, "--output", str(results / f"eval_{proto}.json"), "--force"], done=done)
+                run([py, "-m", "eac3_tf.evaluate", "--checkpoint", as_arg(logdir), "--episodes", str(args.episodes),
+                     "--protocol", proto, "--output", as_arg(results / f"eval_{proto}.json"), "--force"], done=done)
         if "export" in stages:
-            run([py, "-m", "eac3_tf.export", "--checkpoint", str(logdir), "--out", str(exported),
-                 "--eval", str(results / "eval_v5.json"), "--force"], done=done)
+            run([py, "-m", "eac3_tf.export", "--checkpoint", as_arg(logdir), "--out", as_arg(exported),
+                 "--eval", as_arg(results / "eval_v5.json"), "--force"], done=done)
         if "checkpoint" in stages:
             kept = keep_checkpoint(logdir, results)
             done.append(f"# kept {kept.relative_to(ROOT)}")
         if "faithfulness" in stages:
             name = f"faithfulness_{game}" + (f"_{args.tag}" if args.tag else "")
-            run([py, "tools/gradcam_faithfulness.py", "--checkpoint", str(logdir), "--frames", "500", "--skip_toy",
-                 "--out", str(ROOT / "results" / "gradcam" / name)], done=done)
+            run([py, "tools/gradcam_faithfulness.py", "--checkpoint", as_arg(logdir), "--frames", "500", "--skip_toy",
+                 "--out", as_arg(ROOT / "results" / "gradcam" / name)], done=done)
         rows.append(game_row(game, logdir, results))
     if "table" in stages:
         write_json_atomic(ROOT / "results" / "table1.json", {"rows": rows, "references": REFERENCES})
