@@ -8,7 +8,8 @@ in each round (the two run back to back) and the median of those ratios kept. Wi
 untrained `fast` net is used (speed does not depend on weights).
 Also printed: a bare forward pass per frame at batch 32 and 256 (what either method cannot go below: Grad-CAM
 needs one forward, the perturbation one per mask), and with --xla the Grad-CAM step compiled by XLA.
-tf-keras-vis is not compared: it targets tf.keras 2 and does not run on Keras 3 (the stack here).
+Also timed where it is installed (the dev extra has it): tf-keras-vis' Gradcam of the same target (the
+largest logit), upsampled and normalised as ours are; the tests check that its raw maps equal ours.
 Also printed: the share of CPU time the VM's host took (steal) while timing; figures from a run where it is
 high are slow and noisy. Saves results/bench/gradcam_speed.json + .md.
 """
@@ -30,6 +31,8 @@ from eac3_tf.cli import import_tensorflow_quietly  # noqa: E402
 
 tf = import_tensorflow_quietly()
 
+import keras  # noqa: E402
+
 from eac3_tf import checkpoint, gradcam, saliency  # noqa: E402
 from eac3_tf.config import PRESETS  # noqa: E402
 from eac3_tf.model import build_model  # noqa: E402
@@ -41,6 +44,19 @@ def ms_per_frame(fn, frames, seconds: float) -> float:
         fn(frames)
         n += 1
     return (time.perf_counter() - t0) / (n * len(frames)) * 1000
+
+
+def tf_keras_vis_gradcam(model):
+    """tf-keras-vis' Gradcam of the greedy action (the largest logit) as a function of uint8 frames, or None
+    where tf-keras-vis is not installed. It runs eagerly and upsamples with scipy on the host."""
+    try:
+        from tf_keras_vis.gradcam import Gradcam
+    except ImportError:
+        return None
+    cam = Gradcam(keras.Model(model.input, model.output[0]), clone=True)
+    layer = gradcam._resolve_layer(model, None)
+    return lambda x: cam(lambda y: tf.reduce_max(y, axis=-1), x.astype(np.float32), penultimate_layer=layer,
+                         seek_penultimate_conv_layer=False)
 
 
 def cpu_ticks() -> tuple[int, int]:
@@ -84,10 +100,13 @@ def main() -> None:
     r = {"preset": preset, "cpu_count": os.cpu_count(), "tensorflow": tf.__version__,
          "command": "python bench/gradcam_speed.py " + " ".join(sys.argv[1:])}
     cases = {}
+    tkv = tf_keras_vis_gradcam(model)
     for batch in (1, 32):
         cases[f"gradcam_ms_per_frame_b{batch}"] = (lambda x: gradcam.grad_cam(model, x), frames[:batch])
         cases[f"perturbation_ms_per_frame_b{batch}"] = (lambda x: saliency.perturbation_saliency(model, x),
                                                         frames[:batch])
+        if tkv is not None:
+            cases[f"tf_keras_vis_ms_per_frame_b{batch}"] = (tkv, frames[:batch])
     forward = tf.function(lambda x: model(x, training=False))
     for batch in (32, 256):
         cases[f"forward_ms_per_frame_b{batch}"] = (
@@ -111,6 +130,14 @@ def main() -> None:
     print(f"bare forward: {r['forward_ms_per_frame_b32']:.3f} ms/frame at batch 32, "
           f"{r['forward_ms_per_frame_b256']:.3f} at 256; {r['perturbation_masks_per_frame']} masks x that = "
           f"{r['perturbation_forward_bound_ms_per_frame']:.2f} ms/frame, the least a perturbation map can cost")
+    if tkv is None:
+        print("tf-keras-vis is not installed: not timed (pip install tf-keras-vis)")
+    else:
+        for batch in (1, 32):
+            r[f"tf_keras_vis_vs_gradcam_b{batch}"] = (r[f"tf_keras_vis_ms_per_frame_b{batch}"]
+                                                     / r[f"gradcam_ms_per_frame_b{batch}"])
+            print(f"batch {batch:2d}: tf-keras-vis Gradcam {r[f'tf_keras_vis_ms_per_frame_b{batch}']:.3f} ms/frame, "
+                  f"{r[f'tf_keras_vis_vs_gradcam_b{batch}']:.1f}x the time of eac3_tf.gradcam")
     if args.xla:
         print(f"Grad-CAM step with XLA: {r['gradcam_xla_ms_per_frame_b32']:.3f} ms/frame at batch 32")
     # Each round times the two methods back to back, so its ratio compares them under the same host load;

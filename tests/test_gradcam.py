@@ -261,6 +261,33 @@ def test_raw_map_agrees_with_finite_differences_on_a_random_network(eac3, target
                                atol=1e-5 * expected.max())
 
 
+def tf_keras_vis_raw_cam(model, frames, target):
+    """Raw Grad-CAM by tf-keras-vis (an independent library), on a copy of the model with the target's
+    one linear output; its gradient flows through conv2's max-pool, where ours stops at the pool's output."""
+    from tf_keras_vis.gradcam import Gradcam
+
+    logits = model(frames.astype(np.float32))[0].numpy()
+    if target == "value":
+        out, score = model.output[1], (lambda y: y[:, 0])
+    elif isinstance(target, tuple):
+        out, score = model.output[0], (lambda y: y[:, target[0]] - y[:, target[1]])
+    else:
+        actions = logits.argmax(axis=1) if target is None else np.full(len(frames), target)
+        out, score = model.output[0], (lambda y: tf.gather(y, actions, axis=1, batch_dims=1))
+    cam = Gradcam(keras.Model(model.input, out), clone=True)
+    return np.asarray(cam(score, frames.astype(np.float32), penultimate_layer="conv2",
+                          seek_penultimate_conv_layer=False, expand_cam=False, normalize_cam=False))
+
+
+@pytest.mark.parametrize("target", [None, 2, "value", (0, 3)])
+def test_raw_map_agrees_with_tf_keras_vis_gradcam_on_a_random_network(eac3, target):
+    model, frames = eac3
+    expected = tf_keras_vis_raw_cam(model, frames, target)
+    assert expected.shape == (3, 10, 10) and expected.max() > 0
+    np.testing.assert_allclose(grad_cam_raw(model, frames, target=target), expected, rtol=1e-5,
+                               atol=1e-5 * expected.max())
+
+
 def test_default_layer_is_the_last_conv_before_its_pool_and_pool2_is_after(eac3):
     model, frames = eac3
     default = grad_cam_raw(model, frames)
