@@ -22,7 +22,10 @@ class EnvConfig:
     game: str = "pong"  # ALE ROM id, e.g. "pong", "space_invaders"
     frameskip: int = 4  # frames per agent step (the action is repeated)
     repeat_action_probability: float = 0.25  # sticky actions, per frame
-    noop_max: int = 0  # up to this many no-op agent steps at episode start (0 = v5 protocol)
+    # No-op FRAMES (not agent steps) at every reset: ale-py's vector interface presses NOOP for a uniform
+    # 0..noop_max-1 frames (then FIRE in games that have it). 0 or 1: none. Randomising this shifts the
+    # emulator's frame phase against the frameskip, so an agent cannot learn one reset's timing.
+    noop_max: int = 0
     max_episode_frames: int = 108_000  # frames; an episode is truncated here (30 min of play)
     full_action_space: bool = False  # False: the game's minimal action set
 
@@ -67,15 +70,35 @@ class ConvSpec:
     stride: int = 1  # pixels
 
 
+TORSOS = ("pooled", "residual")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """A network preset: the observation it sees and the layers it has."""
+    """A network preset: the observation it sees and the layers it has.
+
+    A "pooled" torso is `convs`, each followed by a `pool` x `pool` max-pool. A "residual" torso is the
+    IMPALA-CNN of Espeholt et al. (2018): per entry of `stages`, a 3x3 conv with that many channels, a
+    3x3 stride-2 max-pool and `res_blocks` residual blocks (relu, conv, relu, conv, + skip).
+    """
 
     name: str
     obs: ObsConfig
-    convs: tuple[ConvSpec, ...]
+    convs: tuple[ConvSpec, ...] = ()
     pool: int = 2  # max-pool size and stride after each conv (the E-A3C trait)
     dense: int = 256  # units of the hidden layer before the heads
+    torso: str = "pooled"  # "pooled" or "residual"
+    stages: tuple[int, ...] = ()  # channels of each residual stage
+    res_blocks: int = 2  # residual blocks per stage
+
+    def __post_init__(self) -> None:
+        if self.torso not in TORSOS:
+            raise ValueError(f"unknown torso {self.torso!r}; accepted: {', '.join(TORSOS)}")
+        if self.torso == "pooled" and not self.convs:
+            raise ValueError("a pooled torso needs at least one conv")
+        if self.torso == "residual" and (not self.stages or min(self.stages) < 1 or self.res_blocks < 0):
+            raise ValueError(f"a residual torso needs stages of >= 1 channels and res_blocks >= 0, got "
+                             f"stages {self.stages}, res_blocks {self.res_blocks}")
 
 
 PRESETS: dict[str, ModelConfig] = {
@@ -93,6 +116,15 @@ PRESETS: dict[str, ModelConfig] = {
         name="fast",
         obs=ObsConfig(grayscale=True, downsample=2, stack=4),
         convs=(ConvSpec(32, 8, 4), ConvSpec(64, 4, 1)),
+        dense=256,
+    ),
+    # The IMPALA-CNN torso on fast's 80x80 gray view: a max-pool in every stage, residual blocks, and
+    # channels chosen for a 2-core CPU.
+    "impala": ModelConfig(
+        name="impala",
+        obs=ObsConfig(grayscale=True, downsample=2, stack=4),
+        torso="residual",
+        stages=(16, 32, 32),
         dense=256,
     ),
 }

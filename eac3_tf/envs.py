@@ -69,6 +69,18 @@ def action_names(game: str, full_action_space: bool = False) -> tuple[str, ...]:
     return tuple(a.name for a in actions)
 
 
+def reset_sequence(game: str, noop_max: int, full_action_space: bool = False) -> str:
+    """What the emulator does at every reset of `AtariBatchEnv`, in words for a model card.
+
+    ale-py's vector interface presses NOOP for a uniform 0..noop_max-1 emulator frames (none when
+    noop_max <= 1), then FIRE for one frame in games that have it; an agent's frame phase follows from it.
+    """
+    noops = f"NOOP for a uniform 0..{noop_max - 1} emulator frames, then " if noop_max > 1 else ""
+    fire = "FIRE for one frame" if "FIRE" in action_names(game, full_action_space) else "no FIRE (the game has none)"
+    return (f"reset_game(), {noops}{fire}; the first observation is the screen after that (ale-py vector "
+            "interface, frameskip with a max over the last two frames of each skip)")
+
+
 class AtariBatchEnv:
     """N ALE games stepped in C++ threads, observed through the one preprocessing transform.
 

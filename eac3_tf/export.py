@@ -513,6 +513,7 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
             "action_names": list(action_names(env_cfg.game, env_cfg.full_action_space)),
             "preprocessing": card_preprocessing(obs),
             "env": dataclasses.asdict(env_cfg),
+            "reset": _reset_entry(env_cfg, evaluation),
             "models": _model_specs(shape, num_actions, _last_conv(model)),
             "evaluation": evaluation,
             "parity": parity,
@@ -535,6 +536,17 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
         raise
     log(f"exported {env_cfg.game} ({frames_trained:,} frames trained) to {out} in {time.time() - t0:.1f} s")
     return card
+
+
+def _reset_entry(env_cfg: EnvConfig, evaluation: dict | None) -> dict[str, str | None]:
+    """The reset sequence the agent was trained with and the one its card score was measured with."""
+    from eac3_tf.envs import reset_sequence
+
+    scored = None
+    if evaluation and isinstance(evaluation.get("protocol"), dict) and "noop_max" in evaluation["protocol"]:
+        scored = reset_sequence(env_cfg.game, int(evaluation["protocol"]["noop_max"]), env_cfg.full_action_space)
+    return {"training": reset_sequence(env_cfg.game, env_cfg.noop_max, env_cfg.full_action_space),
+            "evaluation": scored}
 
 
 def _model_specs(shape: tuple[int, int, int], num_actions: int, layer: str) -> dict[str, dict]:

@@ -20,8 +20,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from eac3_tf.model import TORSO_OUTPUT as _TORSO_OUTPUT
+
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_SPATIAL_LAYERS = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+_SPATIAL_LAYERS = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D,
+                   keras.layers.ReLU, keras.layers.Add)
 
 # What y^c is: None (the greedy action), an action index, "value", or a contrast (a, b) of two actions.
 Target = int | str | tuple[int, int] | None
@@ -166,8 +169,13 @@ def _spatial_layer_names(model: keras.Model) -> list[str]:
 
 
 def _resolve_layer(model: keras.Model, layer: str | None) -> str:
-    """The layer name to take the maps from: `layer`, or the last Conv2D by default."""
+    """The layer name to take the maps from: `layer`; by default a layer named "torso", else the last Conv2D.
+
+    A residual torso's last Conv2D feeds a skip connection; its output ("torso") is what the heads read.
+    """
     names = _spatial_layer_names(model)
+    if layer is None and _TORSO_OUTPUT in names:
+        return _TORSO_OUTPUT
     if layer is None:
         convs = [lay.name for lay in model.layers if isinstance(lay, keras.layers.Conv2D)]
         if not convs:
@@ -301,9 +309,10 @@ def grad_cam(model: keras.Model, frames: np.ndarray, target: Target = None, laye
             or float32/float64 in [0, 255] (the model scales by 1/255 in its graph).
         target: what y^c is. None: each frame's greedy action (argmax of the logits); an int: that action's
             logit; "value": the critic's value; (a, b): logit_a - logit_b, what favours a over b.
-        layer: the layer whose output is A. By default the last Conv2D layer, i.e. the conv output BEFORE
-            the max-pool that follows it in E-A3C (finer maps); pass a pool name such as "pool2" to take it
-            after the pool.
+        layer: the layer whose output is A. By default a residual torso's output ("torso"), else the last
+            Conv2D layer, i.e. the conv output BEFORE the max-pool that follows it in E-A3C (finer maps);
+            pass a pool name such as "pool2" to take it after the pool, or any conv, ReLU or residual
+            block ("res2b") of a residual torso.
 
     Returns:
         float32 [N, H, W] in [0, 1]; an all-zero map stays all zero.

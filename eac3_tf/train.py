@@ -322,7 +322,7 @@ def _define_flags() -> None:
 
     defaults = RunConfig()
     flags.DEFINE_string("game", "Pong", "ALE game, e.g. Pong, Qbert, SpaceInvaders (any ALE game).")
-    flags.DEFINE_string("preset", "fast", "Network preset: fast or paper.")
+    flags.DEFINE_string("preset", "fast", "Network preset: fast, paper or impala.")
     flags.DEFINE_integer("frames", defaults.frames, "Frames to train for (agent steps x frameskip).")
     flags.DEFINE_integer("workers", defaults.workers, "A3C worker threads (default: CPU cores).")
     flags.DEFINE_integer("envs_per_worker", A3CConfig.envs_per_worker, "Envs each worker steps as a batch.")
@@ -337,6 +337,8 @@ def _define_flags() -> None:
     flags.DEFINE_bool("life_loss_terminal", A3CConfig.life_loss_terminal,
                       "Treat a lost life as the end of an episode for learning (no bootstrapping across it), as "
                       "baselines' EpisodicLifeEnv does; scores are still whole games.")
+    flags.DEFINE_integer("reset_noop_frames", 0, "Training only: a uniform 0..N-1 no-op emulator frames at every "
+                         "reset, so the agent does not learn one frame phase (evaluation keeps its protocol).")
     flags.DEFINE_bool("resume", False, "Continue from the newest valid checkpoint in --logdir.")
     flags.DEFINE_enum("backend", "threads", list(BACKENDS),
                       "threads: workers are threads of this process; ray: a parameter-server actor and --workers "
@@ -364,6 +366,8 @@ def main() -> int:
     for name in ("frames", "workers", "envs_per_worker", "checkpoint_every", "t_max"):
         if getattr(f, name) <= 0:
             raise UsageError(f"--{name} must be a positive integer, got {getattr(f, name)}")
+    if not 0 <= f.reset_noop_frames <= 1000:
+        raise UsageError(f"--reset_noop_frames must be 0..1000 emulator frames, got {f.reset_noop_frames}")
     if f.t_max > 1000:
         raise UsageError(f"--t_max must be 1..1000 agent steps, got {f.t_max}")
     if f.workers > 64 or f.envs_per_worker > 256:
@@ -371,7 +375,7 @@ def main() -> int:
     if f.log_every <= 0:
         raise UsageError(f"--log_every must be positive seconds, got {f.log_every}")
     model_cfg = PRESETS[f.preset]
-    env_cfg = EnvConfig(game=game)
+    env_cfg = EnvConfig(game=game, noop_max=f.reset_noop_frames)
     if not 0 < f.learning_rate < 1:
         raise UsageError(f"--learning_rate must be in (0, 1), got {f.learning_rate}")
     if not 0 <= f.entropy_beta < 1:

@@ -66,6 +66,8 @@ def test_the_card_says_what_the_player_needs_and_how_it_was_checked(exported, po
     assert pre["obs"] == dataclasses.asdict(PRESETS["fast"].obs) and pre["input_shape"] == [80, 80, 4]
     assert card["env"] == dataclasses.asdict(EnvConfig(game="pong"))
     assert card["evaluation"] is None  # no --eval given
+    assert card["reset"]["training"].startswith("reset_game(), FIRE for one frame;")  # no no-op frames
+    assert card["reset"]["evaluation"] is None
     parity = card["parity"]
     assert parity["frames"] == PARITY_FRAMES and parity["tolerance"] == 1e-4
     for name in ("onnx", "tflite", "cam_onnx"):
@@ -150,6 +152,32 @@ def test_the_cam_onnx_gives_the_grad_cam_of_eac3_tf_gradcam(exported, pong_ckpt)
     # Each 10x10 map is divided by its own max. Upsampled x8 bilinearly, the output pixel nearest a source
     # pixel's centre is 1/16 of a source pixel off in each axis, so even a lone peak keeps (15/16)^2 = 0.88 of it.
     assert cam.min() >= 0 and cam.max() <= 1 and np.all(cam.max(axis=(1, 2)) >= (15 / 16) ** 2 - 1e-6)
+
+
+def test_a_residual_torso_exports_with_parity_and_its_cam_onnx_is_taken_at_the_torsos_output(tmp_path):
+    import keras
+    import onnxruntime as ort
+
+    from eac3_tf import checkpoint, export, gradcam
+    from eac3_tf.model import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model((80, 80, 4), 6, PRESETS["impala"])
+    state = {"frames": 0, "meta": {"game": "pong", "preset": "impala",
+                                   "env": dataclasses.asdict(EnvConfig(game="pong", noop_max=30))}}
+    ckpt = checkpoint.save(tmp_path / "run", model, optimizer_vars=[], state=state, keep=1)
+    export.export(ckpt, tmp_path / "pong", parity_frames=32, log=lambda s: None)
+    card = json.loads((tmp_path / "pong" / "card.json").read_text())
+    assert card["preset"] == "impala" and "from layer torso" in card["models"]["policy_cam.onnx"]["outputs"]["cam"]
+    assert card["env"]["noop_max"] == 30  # the reset the agent was trained with travels on the card
+    assert card["reset"]["training"].startswith("reset_game(), NOOP for a uniform 0..29 emulator frames, then FIRE "
+                                                "for one frame;")
+    for name in ("onnx", "tflite", "cam_onnx"):
+        assert card["parity"][name]["argmax_agreement"] == 1.0
+    frames = pong_inputs(24)[8:]
+    sess = ort.InferenceSession(str(tmp_path / "pong" / "policy_cam.onnx"), providers=["CPUExecutionProvider"])
+    (cam,) = sess.run(["cam"], {"frames": frames.astype(np.float32)})
+    np.testing.assert_allclose(cam, gradcam.explain(model, frames).maps, rtol=0, atol=1e-4)
 
 
 @pytest.mark.parametrize("padding, size", [("same", 5), ("valid", 5), ("same", 4)])

@@ -377,3 +377,58 @@ def test_a_layer_read_by_more_than_its_pool_is_differentiated_where_it_is(heads)
     model = keras.Model(inp, [keras.layers.Dense(2)(both), keras.layers.Dense(1)(both)])
     frames = np.random.default_rng(2).integers(0, 256, (4, 6, 6, 1)).astype(np.uint8)
     check_against_own_gradient(model, frames, 1, shortcut=False)
+
+
+# ------------------------------------------------------------------------------------------ a residual torso
+RES_CFG = ModelConfig("r", ObsConfig(grayscale=True, downsample=8, stack=2), torso="residual", stages=(4, 8),
+                      res_blocks=1, dense=16)
+
+
+@pytest.fixture(scope="module")
+def residual():
+    keras.utils.set_random_seed(1)
+    model = build_model(RES_CFG.obs.shape, NUM_ACTIONS, RES_CFG)  # (20, 20, 2) -> pool1 10x10 -> pool2 5x5
+    w, b = model.get_layer("logits").get_weights()
+    model.get_layer("logits").set_weights([w * 100, b])
+    w, b = model.get_layer("value").get_weights()
+    model.get_layer("value").set_weights([-w, b])  # with this seed the value's own map is all zero otherwise
+    frames = np.random.default_rng(1).integers(0, 256, (3, *RES_CFG.obs.shape)).astype(np.uint8)
+    return model, frames
+
+
+def residual_head_cam(model, acts, target, eps=1e-4):
+    """Raw Grad-CAM of one frame's torso output acts [5, 5, 8]; dy/dA by central differences of a numpy head."""
+    w1, b1 = (v.astype(np.float64) for v in model.get_layer("hidden").get_weights())
+    wl, bl = (v.astype(np.float64) for v in model.get_layer("logits").get_weights())
+    wv, bv = (v.astype(np.float64) for v in model.get_layer("value").get_weights())
+
+    def head(a):
+        hidden = np.maximum(a.reshape(len(a), -1) @ w1 + b1, 0.0)
+        return hidden @ wl + bl, (hidden @ wv + bv)[:, 0]
+
+    pre = acts.reshape(1, -1) @ w1 + b1
+    assert np.abs(pre).min() > eps * np.abs(w1).max()  # no hidden unit within a bump of its kink
+    if target is None:
+        target = int(np.argmax(head(acts[None])[0][0]))
+    bump = np.eye(acts.size).reshape(-1, *acts.shape) * eps
+    grads = (target_score(*head(acts + bump), target) - target_score(*head(acts - bump), target)) / (2 * eps)
+    alpha = grads.reshape(acts.shape).mean(axis=(0, 1))  # equation (1)
+    return np.maximum((acts * alpha).sum(axis=-1), 0.0)  # equation (2)
+
+
+@pytest.mark.parametrize("target", [None, 1, "value", (2, 0)])
+def test_a_residual_torsos_default_map_is_taken_at_its_output_and_agrees_with_finite_differences(residual, target):
+    model, frames = residual
+    acts = keras.Model(model.input, model.get_layer("torso").output)(frames.astype(np.float32)).numpy()
+    expected = np.stack([residual_head_cam(model, a.astype(np.float64), target) for a in acts])
+    assert expected.max() > 0
+    got = grad_cam_raw(model, frames, target=target)
+    assert got.shape == (3, 5, 5) and explain(model, frames).layer == "torso"
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * expected.max())
+
+
+def test_a_residual_torsos_finer_layers_can_be_chosen_by_name(residual):
+    model, frames = residual
+    assert grad_cam_raw(model, frames, layer="res1a").shape == (3, 10, 10)  # stage 1's output, before pool2
+    assert grad_cam_raw(model, frames, layer="conv2").shape == (3, 10, 10)
+    assert explain(model, frames, layer="res2a_relu2").layer == "res2a_relu2"
