@@ -26,5 +26,3 @@ def test_a_csv_without_the_mean100_column_is_refused(tmp_path):
         plot_curve.load_curve(path)
 
 
-def test_rolling_mean_averages_the_last_n_scores_seen_so_far():
-    np.testing.assert_array_equal(plot_curve.rolling_mean(np.array([1.0, 3.0, 5.0, 7.0]), n=2), [1, 2, 4, 6])

@@ -21,6 +21,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from eac3_tf import cli  # noqa: E402
 from eac3_tf.cli import UsageError  # noqa: E402
+from eac3_tf.curves import rolling_mean  # noqa: E402
 
 
 def load_episodes(run: Path) -> np.ndarray:
@@ -90,13 +91,6 @@ def parse_points(text: str) -> np.ndarray:
     if pts is None or pts.ndim != 2 or pts.shape[1] != 2 or not np.all(np.isfinite(pts)):
         raise UsageError(f"--peer_points {text!r} is not a list of frames:score pairs, e.g. 5e6:-20,10e6:-18.9")
     return pts
-
-
-def rolling_mean(x: np.ndarray, n: int = 100) -> np.ndarray:
-    c = np.cumsum(np.insert(x, 0, 0.0))
-    idx = np.arange(1, len(x) + 1)
-    lo = np.maximum(0, idx - n)
-    return (c[idx] - c[lo]) / (idx - lo)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

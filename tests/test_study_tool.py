@@ -1,0 +1,31 @@
+"""tools/study.py: the report stage tabulates committed runs; bad flags are one line and exit 2."""
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def study(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "tools/study.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_report_gives_the_baselines_marks_area_and_speed_from_its_committed_curve(tmp_path):
+    result = study("--stages", "report", "--games", "Qbert", "--candidates", "fast", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    (row,) = json.loads((tmp_path / "study.json").read_text())["rows"]
+    assert row["game"] == "qbert" and row["candidate"] == "fast" and row["source"] == "results/qbert/curve.csv"
+    assert set(row["mean100_at"]) == {"2.5M", "5M", "10M"} and all(v is not None for v in row["mean100_at"].values())
+    assert row["frames_so_far"] >= 9_900_000 and row["frames_per_sec"] > 0 and row["auc"] is not None
+    assert (tmp_path / "qbert.png").stat().st_size > 0 and (tmp_path / "qbert_fast.csv").is_file()
+    assert "| Qbert | fast |" in (tmp_path / "study.md").read_text()
+
+
+def test_an_unknown_candidate_or_game_is_one_line_and_exit_2(tmp_path):
+    for args, expected in ((["--candidates", "huge"], "unknown --candidates huge; accepted: fast,"),
+                           (["--games", "Pongg"], "did you mean Pong?")):
+        result = study("--stages", "report", "--out", str(tmp_path), *args)
+        assert result.returncode == 2 and expected in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "study.json").exists()
