@@ -19,9 +19,7 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
-from collections import deque
 from importlib import metadata
 from pathlib import Path
 
@@ -53,20 +51,12 @@ def transform(screens: np.ndarray, pre: dict) -> np.ndarray:
     return x[0] if one else x
 
 
-class Stack:
-    """The last K frames of one game along channels, oldest first; a game's first frame fills all K."""
-
-    def __init__(self, k: int) -> None:
-        self.frames: deque = deque(maxlen=k)
-
-    def start(self, frame: np.ndarray) -> np.ndarray:
-        self.frames.clear()
-        self.frames.extend([frame] * self.frames.maxlen)
-        return np.concatenate(self.frames, axis=-1)
-
-    def push(self, frame: np.ndarray) -> np.ndarray:
-        self.frames.append(frame)
-        return np.concatenate(self.frames, axis=-1)
+def stacked(frame: np.ndarray, k: int, prev: np.ndarray | None = None) -> np.ndarray:
+    """The last k frames along channels, oldest first: `prev` (H, W, k c) shifted by one frame, or, at a
+    game's first frame (`prev` None), the frame k times."""
+    if prev is None:
+        return np.concatenate([frame] * k, axis=-1)
+    return np.concatenate([prev[..., frame.shape[-1]:], frame], axis=-1)
 
 
 # --------------------------------------------------------------------------- the games
@@ -75,6 +65,7 @@ def env_id(game: str) -> str:
     import ale_py
     import gymnasium as gym
 
+    ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)  # keeps ALE's banner off stderr
     gym.register_envs(ale_py)
     want = game.replace("_", "").lower()
     for name in gym.registry:
@@ -84,91 +75,85 @@ def env_id(game: str) -> str:
 
 
 class Game:
-    """One gymnasium ALE env in one setting: its reset sequence, and for phases our frame skip and max-pool."""
+    """One gymnasium ALE env in one setting: its reset sequence and, in phase settings, our skip and max-pool."""
 
     def __init__(self, setting: str, card: dict, max_frames: int) -> None:
         import gymnasium as gym
 
         env, name = card["env"], env_id(card["game"])
-        if setting == "stock_v5":  # the cap is ALE's own (108,000 frames in v5 as registered)
+        if setting == "stock_v5":  # the cap is ALE's own, counted from reset (108,000 frames as registered)
             self.env, self.phase, self.skip = gym.make(name, max_num_frames_per_episode=max_frames), None, 1
             self.frames_per_call = int(self.env.spec.kwargs["frameskip"])
-        else:
-            self.env = gym.make(name, frameskip=1, repeat_action_probability=env["repeat_action_probability"],
-                                full_action_space=env["full_action_space"], max_episode_steps=max_frames)
+        else:  # the cap counts play frames, as the training env's does: gym's and ALE's leave room for the reset's
             self.phase, self.skip, self.frames_per_call = int(setting[len("phase"):]), int(env["frameskip"]), 1
-        self.meanings = self.env.unwrapped.get_action_meanings()
-        # ale-py's vector interface presses FIRE if the action set it plays has it
+            room = max_frames + self.phase + 1
+            self.env = gym.make(name, frameskip=1, repeat_action_probability=env["repeat_action_probability"],
+                                full_action_space=env["full_action_space"], max_episode_steps=room,
+                                max_num_frames_per_episode=room)
+        self.cap, self.meanings = max_frames, self.env.unwrapped.get_action_meanings()
+        # the vector interface presses FIRE if the action set it plays has it
         self.fire = self.meanings.index("FIRE") if "FIRE" in self.meanings else None
-        self.score, self.frames = 0.0, 0
 
     def reset(self, seed: int) -> np.ndarray:
-        """Start a game; return its first screen (after k NOOPs and FIRE in phase settings)."""
+        """Start a game; return its first screen (after k NOOP frames and FIRE in phase settings)."""
         screen, _ = self.env.reset(seed=seed)
-        if self.phase is not None:
-            for _ in range(self.phase):
-                screen = self.env.step(0)[0]  # NOOP is action 0 in every ALE action set
-            if self.fire is not None:
-                screen = self.env.step(self.fire)[0]
-        self.last = [np.zeros_like(screen), np.zeros_like(screen)]  # max-pool partners: the first obs is the screen
+        for _ in range(self.phase or 0):
+            screen = self.env.step(0)[0]  # NOOP is action 0 in every ALE action set
+        if self.phase is not None and self.fire is not None:
+            screen = self.env.step(self.fire)[0]
+        self.last = [np.zeros_like(screen), np.zeros_like(screen)]  # pooled with zeros, the first obs is the screen
         self.score, self.frames, self.truncated = 0.0, 0, False
         return screen
 
-    def step(self, action: int) -> tuple[np.ndarray | None, bool]:
-        """One agent step; return the (pooled) screen and whether the game ended."""
+    def step(self, action: int) -> np.ndarray | None:
+        """One agent step: the (pooled) screen, or None when the game ended."""
         for j in range(self.skip):
             screen, reward, term, trunc, _ = self.env.step(action)
             self.score += float(reward)
             self.frames += self.frames_per_call
-            if term or trunc:
-                self.truncated = bool(trunc and not term)
-                return None, True
+            if term or trunc or self.frames >= self.cap:
+                self.truncated = not term
+                return None
             if j >= self.skip - 2:
                 self.last[j - self.skip + 2] = screen
-        if self.phase is None:
-            return screen, False
-        return np.maximum(self.last[0], self.last[1]), False
+        return screen if self.phase is None else np.maximum(self.last[0], self.last[1])
 
 
-def play(setting: str, card: dict, run, args) -> list[dict]:
+def play(setting: str, card: dict, forward, args) -> list[dict]:
     """`args.episodes` full games in `args.envs` envs played in lockstep, one batched forward per step."""
     pre, episodes = card["preprocessing"]["obs"], args.episodes
     games = [Game(setting, card, args.max_frames) for _ in range(min(args.envs, episodes))]
-    if games[0].meanings != card["action_names"]:
+    if games[0].meanings != card.get("action_names", games[0].meanings):
         raise BenchError(f"gymnasium's {card['game']} actions {games[0].meanings} are not the card's "
                          f"{card['action_names']}; the card's full_action_space must match its model")
-    stacks = [Stack(int(pre["stack"])) for _ in games]
-    obs = np.zeros((len(games), *card["preprocessing"]["input_shape"]), dtype=np.float32)
-    slot, rngs, done_eps, started = [None] * len(games), [None] * len(games), {}, 0
+    k = int(pre["stack"])
+    obs = np.zeros((len(games), *card["preprocessing"]["input_shape"]), dtype=np.uint8)
+    slot, rngs, ended, started = [None] * len(games), [None] * len(games), {}, 0
 
     def start(i: int) -> None:
         nonlocal started
         slot[i] = started if started < episodes else None
         if slot[i] is not None:
             rngs[i] = np.random.default_rng([args.seed, started])  # an episode's draws do not depend on --envs
-            obs[i] = stacks[i].start(transform(games[i].reset(args.seed + started), pre))
+            obs[i] = stacked(transform(games[i].reset(args.seed + started), pre), k)
             started += 1
 
     for i in range(len(games)):
         start(i)
-    while len(done_eps) < episodes:
+    while len(ended) < episodes:
         live = [i for i in range(len(games)) if slot[i] is not None]
-        logits = run(obs[live])
+        logits = forward(obs[live].astype(np.float32))
         for row, i in enumerate(live):
-            if args.policy == "greedy":
-                action = int(np.argmax(logits[row]))
-            else:  # Gumbel-max: a draw from softmax(logits)
-                action = int(np.argmax(logits[row] + rngs[i].gumbel(size=logits.shape[1])))
-            screen, ended = games[i].step(action)
-            if ended:
-                g = games[i]
-                done_eps[slot[i]] = {"score": g.score, "frames": g.frames, "truncated": g.truncated}
+            noise = 0.0 if args.policy == "greedy" else rngs[i].gumbel(size=logits.shape[1])  # Gumbel-max draw
+            screen = games[i].step(int(np.argmax(logits[row] + noise)))
+            if screen is None:
+                ended[slot[i]] = {key: getattr(games[i], key) for key in ("score", "frames", "truncated")}
                 start(i)
             else:
-                obs[i] = stacks[i].push(transform(screen, pre))
+                obs[i] = stacked(transform(screen, pre), k, obs[i])
     for g in games:
         g.env.close()
-    return [done_eps[e] for e in range(episodes)]
+    return [ended[e] for e in range(episodes)]
 
 
 # --------------------------------------------------------------------------- input, output
@@ -178,36 +163,35 @@ class _Parser(argparse.ArgumentParser):
 
 
 def load(args) -> tuple[dict, Path]:
-    """The export's card and model path, checked; BenchError naming what is wrong."""
+    """The export's card and model path, checked; BenchError naming what is wrong and what is accepted."""
     for flag, top in (("episodes", 100_000), ("envs", 64), ("max_frames", 10**9), ("threads", 64)):
         if not 1 <= getattr(args, flag) <= top:
             raise BenchError(f"--{flag} must be an integer 1..{top}, got {getattr(args, flag)}")
     folder = Path(args.export)
     model, card_path = folder / "policy.onnx", folder / "card.json"
-    if not folder.is_dir() or not model.is_file() or not card_path.is_file():
+    if not model.is_file() or not card_path.is_file():
         raise BenchError(f"--export {folder} is not an export folder; give one holding policy.onnx and card.json "
                          "(python -m eac3_tf.export writes them)")
     try:
         card = json.loads(card_path.read_text())
-        ev, pre = card.get("evaluation"), card["preprocessing"]
-        keys = [pre["obs"][k] for k in ("crop_top", "crop_bottom", "grayscale", "downsample", "stack")]
-        keys += [card["env"][k] for k in ("frameskip", "repeat_action_probability", "full_action_space")]
+        ev, pre, o = card.get("evaluation"), card["preprocessing"], card["preprocessing"]["obs"]
+        k = int(o["downsample"])
+        shape = [(o["crop_bottom"] - o["crop_top"]) // k, 160 // k, (1 if o["grayscale"] else 3) * int(o["stack"])]
+        _ = [card["env"][key] for key in ("frameskip", "repeat_action_probability", "full_action_space")]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BenchError(f"{card_path} is not an eac3_tf export card ({type(exc).__name__}: {exc})") from None
-    o, k = pre["obs"], int(keys[3])
-    shape = [(o["crop_bottom"] - o["crop_top"]) // k, 160 // k, (1 if o["grayscale"] else 3) * o["stack"]]
     if list(pre.get("input_shape", shape)) != shape:
-        raise BenchError(f"{card_path}: preprocessing {o} gives inputs {shape}, but input_shape is "
+        raise BenchError(f"{card_path}: preprocessing {o} gives inputs {shape}, not its input_shape "
                          f"{pre['input_shape']}; give a card whose preprocessing matches its model")
-    card["preprocessing"]["input_shape"] = shape
     if not isinstance(ev, dict) or not isinstance(ev.get("mean"), int | float):
         raise BenchError(f"{card_path} has no evaluation with a mean score; give an export made with "
                          "python -m eac3_tf.export --eval <evaluation json>")
+    pre["input_shape"] = shape
     return card, model
 
 
 def summary(scores: list[float], card_mean: float) -> dict:
-    a = np.asarray(scores, dtype=np.float64)
+    a = np.asarray(scores, dtype=np.float64)  # population std, as the card's evaluation reports it
     return {"mean": float(a.mean()), "std": float(a.std()), "min": float(a.min()), "max": float(a.max()),
             "episodes": int(a.size), "pct_of_card": 100.0 * a.mean() / card_mean if card_mean else None,
             "diff_from_card": float(a.mean() - card_mean)}
@@ -215,24 +199,14 @@ def summary(scores: list[float], card_mean: float) -> dict:
 
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # in the same folder, so os.replace is atomic
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
+    return next((s.split(":", 1)[1].strip() for s in lines if s.startswith("model name")), platform.processor())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,13 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="output path without suffix (default results/portability/<game>)")
     args = p.parse_args(argv)
     card, model = load(args)
-    ev = card["evaluation"]
+    ev, card_mean = card["evaluation"], float(card["evaluation"]["mean"])
     protocol = ev.get("protocol") or {}
     card_rule = "sample" if str(protocol.get("actions", "greedy")).startswith("sampl") else "greedy"
     args.policy = args.policy or card_rule
     out = Path(args.out or Path(__file__).resolve().parents[1] / "results" / "portability" / card["game"])
+    name = env_id(card["game"])
 
-    import ale_py  # noqa: F401  (imported here so a bad --export is refused before the emulator loads)
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -261,48 +235,47 @@ def main(argv: list[str] | None = None) -> int:
     session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
 
-    def run(x: np.ndarray) -> np.ndarray:
+    def forward(x: np.ndarray) -> np.ndarray:
         return session.run(["logits"], {input_name: x})[0]
 
-    card_mean = float(ev["mean"])
-    print(f"{card['game']}: {model}, card {card_mean:.2f} ± {float(ev.get('std', 0)):.2f} over {ev.get('episodes')} "
-          f"episodes ({card_rule}); playing {args.policy}, {args.episodes} full games per setting", flush=True)
+    card_line = f"{card_mean:.2f} ± {float(ev.get('std', 0)):.2f} over {ev.get('episodes')} episodes ({card_rule})"
+    print(f"{card['game']}: {model}, card {card_line}; playing {args.policy}, {args.episodes} full games per setting",
+          flush=True)
     t0, results = time.perf_counter(), {}
     for setting in SETTINGS:
-        t = time.perf_counter()
-        eps = play(setting, card, run, args)
-        s = summary([e["score"] for e in eps], card_mean)
-        results[setting] = {**s, "scores": [e["score"] for e in eps], "frames": [e["frames"] for e in eps],
-                            "truncated": [e["truncated"] for e in eps], "seconds": round(time.perf_counter() - t, 1)}
-        pct = f"{s['pct_of_card']:.0f}% of card" if s["pct_of_card"] is not None else "card is 0"
-        diff = f" (diff {s['diff_from_card']:+.2f})" if card_mean < 0 else ""
-        print(f"{setting:9s} {s['mean']:7.2f} ± {s['std']:5.2f}  min {s['min']:g}  max {s['max']:g}  "
-              f"{s['episodes']} episodes  {pct}{diff}", flush=True)
+        t, eps = time.perf_counter(), play(setting, card, forward, args)
+        r = results[setting] = summary([e["score"] for e in eps], card_mean)
+        r.update({k: [e[k] for e in eps] for k in ("score", "frames", "truncated")})
+        r["scores"], r["seconds"] = r.pop("score"), round(time.perf_counter() - t, 1)
+        pct = f"{r['pct_of_card']:.0f}% of card" if r["pct_of_card"] is not None else "card mean is 0"
+        diff = f" (diff {r['diff_from_card']:+.2f})" if card_mean < 0 else ""
+        print(f"{setting:9s} {r['mean']:7.2f} ± {r['std']:5.2f}  min {r['min']:g}  max {r['max']:g}  "
+              f"{r['episodes']} episodes  {pct}{diff}", flush=True)
     wall = time.perf_counter() - t0
-    how = {"phase": f"gymnasium {env_id(card['game'])} frameskip=1, sticky "
-                    f"{card['env']['repeat_action_probability']}; k NOOP frames then FIRE after reset; "
-                    f"skip {card['env']['frameskip']} + max of last two frames here",
-           "stock_v5": f"gymnasium {env_id(card['game'])} as registered (frameskip 4 in ALE, no max-pool, sticky "
-                       "0.25), plain reset()"}
-    rows = [f"| {k} | {r['mean']:.2f} ± {r['std']:.2f} | {r['min']:g} | {r['max']:g} | {r['episodes']} | "
-            + (f"{r['pct_of_card']:.0f}%" if r["pct_of_card"] is not None else "n/a")
-            + f" | {r['diff_from_card']:+.2f} |" for k, r in results.items()]
-    table = "\n".join(["| setting | mean ± std | min | max | episodes | % of card | diff |",
-                       "|---|---|---|---|---|---|---|", *rows])
+    env = card["env"]
+    how = {"phaseK": f"gymnasium {name} frameskip=1, sticky {env['repeat_action_probability']}; after reset k "
+                     f"NOOP frames then FIRE if the game has it; skip {env['frameskip']}, max of the last two frames",
+           "stock_v5": f"gymnasium {name} as registered (frameskip 4 inside ALE, no max-pool, sticky 0.25), plain "
+                       "reset(); same preprocessing"}
+    table = "\n".join(["| setting | mean ± std | min | max | episodes | % of card | diff from card |",
+                       "|---|---|---|---|---|---|---|"] + [
+        f"| {k} | {r['mean']:.2f} ± {r['std']:.2f} | {r['min']:g} | {r['max']:g} | {r['episodes']} | "
+        + (f"{r['pct_of_card']:.0f}%" if r["pct_of_card"] is not None else "n/a")
+        + f" | {r['diff_from_card']:+.2f} |" for k, r in results.items()])
     print("\n" + table)
-    versions = {m: metadata.version(m) for m in ("gymnasium", "ale-py", "onnxruntime", "numpy")}
-    command = " ".join(["python", *sys.argv]) if argv is None else " ".join(["python bench/portability.py", *argv])
+    command = " ".join(["python bench/portability.py", *(sys.argv[1:] if argv is None else argv)])
     record = {"export": str(args.export), "game": card["game"], "policy": args.policy, "seed": args.seed,
               "episodes": args.episodes, "envs": args.envs, "max_frames": args.max_frames,
-              "card": {"mean": card_mean, "std": ev.get("std"), "episodes": ev.get("episodes"), "protocol": protocol,
-                       "env": card["env"], "preprocessing": card["preprocessing"]["obs"]},
-              "settings": results, "how": how, "command": command, "versions": versions,
-              "python": platform.python_version(), "cpu": cpu_model(), "wall_seconds": round(wall, 1),
-              "date": time.strftime("%Y-%m-%d")}
-    md = (f"# Portability of {args.export} ({card['game']})\n\n`{command}` — {record['date']}, {record['cpu']}, "
-          f"{wall:.0f} s\n\nCard: {card_mean:.2f} ± {float(ev.get('std', 0)):.2f} ({ev.get('episodes')} episodes, "
-          f"{card_rule}). Played {args.policy}, {args.episodes} full games per setting, seeds {args.seed}+i, "
-          f"{args.max_frames:,}-frame cap.\n\n{table}\n\n- phaseK: {how['phase']}\n- stock_v5: {how['stock_v5']}\n")
+              "card": {"mean": card_mean, "std": ev.get("std"), "episodes": ev.get("episodes"), "actions": card_rule,
+                       "protocol": protocol, "env": env, "reset": card.get("reset"),
+                       "preprocessing": card["preprocessing"]["obs"]},
+              "settings": results, "how": how, "command": command, "wall_seconds": round(wall, 1),
+              "versions": {m: metadata.version(m) for m in ("gymnasium", "ale-py", "onnxruntime", "numpy")},
+              "python": platform.python_version(), "cpu": cpu_model(), "date": time.strftime("%Y-%m-%d")}
+    md = (f"# Portability of {args.export} ({card['game']})\n\n`{command}`: {record['date']}, {record['cpu']}, "
+          f"{wall:.0f} s wall.\n\nCard: {card_line}. Played {args.policy}, {args.episodes} full games per setting "
+          f"(episode i seeded {args.seed} + i), {args.max_frames:,}-frame cap.\n\n{table}\n\n"
+          + "".join(f"- {k}: {v}\n" for k, v in how.items()))
     write_atomic(Path(f"{out}.json"), json.dumps(record, indent=1) + "\n")
     write_atomic(Path(f"{out}.md"), md)
     print(f"\nwrote {out}.json and {out}.md ({wall:.0f} s)")
