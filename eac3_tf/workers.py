@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -151,6 +152,8 @@ class ActorLearner:
         self._lengths = np.zeros(n, dtype=np.int64)
         self.frames_per_update = t_max * n * self.env.frames_per_step
         self._obs: np.ndarray | None = None
+        # Seconds spent acting (forward + sampling), stepping the envs and taking gradients, for benches.
+        self.seconds = {"act": 0.0, "env": 0.0, "gradients": 0.0}
         self._build_functions()
 
     def _build_functions(self) -> None:
@@ -198,11 +201,16 @@ class ActorLearner:
         cfg, env = self.cfg, self.env
         episodes = []
         obs = self._obs
+        clock, spent = time.perf_counter, self.seconds
         for t in range(cfg.t_max):
+            t0 = clock()
             logits = self._act(obs).numpy()
             actions = sample_actions(logits, self.rng)
             self._obs_buf[t], self._act_buf[t] = obs, actions
+            t1 = clock()
             obs, rewards, dones, _ = env.step(actions)
+            spent["act"] += t1 - t0
+            spent["env"] += clock() - t1
             self._rew_buf[t] = rewards
             cut = np.logical_or(dones, env.lives_lost) if cfg.life_loss_terminal else dones
             self._disc_buf[t] = np.where(cut, 0.0, cfg.gamma)
@@ -212,9 +220,12 @@ class ActorLearner:
                 episodes.append((float(self._scores[i]), int(self._lengths[i])))
                 self._scores[i], self._lengths[i] = 0.0, 0
         self._obs = obs
+        t0 = clock()
         grads, metrics, finite = self._gradients(self._obs_buf, self._act_buf, self._rew_buf, self._disc_buf, obs)
-        return Update(list(grads), {k: float(v) for k, v in metrics.items()}, bool(finite), self.frames_per_update,
-                      episodes)
+        update = Update(list(grads), {k: float(v) for k, v in metrics.items()}, bool(finite), self.frames_per_update,
+                        episodes)
+        spent["gradients"] += clock() - t0
+        return update
 
     def close(self) -> None:
         """Free the envs."""
@@ -238,6 +249,7 @@ class Worker:
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run_guarded, name=f"a3c-worker-{worker_id}", daemon=True)
         self.gradient_hook: Callable[[list], list] | None = None  # tests use it to inject bad numbers
+        self.apply_seconds = 0.0  # waiting for the lock, applying and copying the global weights back
         self._build_functions()
 
     @property
@@ -286,8 +298,10 @@ class Worker:
             if self.gradient_hook is not None:
                 grads = self.gradient_hook(grads)
                 finite = bool(tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads]))
+            t0 = time.perf_counter()
             bad = self.global_net.apply_update(grads, finite, update.frames, self.frame_budget,
                                                self._apply_and_sync, self._sync)
+            self.apply_seconds += time.perf_counter() - t0
             for score, length in update.episodes:
                 self.events.put(Episode(self.id, score, length, self.global_net.frames))
             if not finite:
