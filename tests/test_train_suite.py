@@ -10,14 +10,16 @@ suite = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(suite)
 
 
-def test_table_row_shows_both_protocols_frames_wall_clock_and_every_reference():
-    row = {"game": "space_invaders", "frames": 10_000_160, "wall_seconds": 5400.0,
-           "v5": {"mean": 512.34, "std": 101.0, "best": 990.0}, "noop": None, "learning_episode_end": "life loss"}
+def test_table_row_shows_preset_both_protocols_frames_wall_clock_and_every_reference():
+    row = {"game": "space_invaders", "frames": 10_000_160, "wall_seconds": 5400.0, "preset": "impala",
+           "v5": {"mean": 700.0, "std": 101.0, "best": 990.0}, "noop": None, "learning_episode_end": "life loss"}
     table = suite.build_table([row]).splitlines()
     assert len(table) == 3
     cells = [c.strip() for c in table[2].strip("|").split("|")]
-    assert cells[:6] == ["SpaceInvaders", "512.3 ± 101.0 (best 990)", "—", "10.0M", "1.50 h", "life loss"]
-    assert cells[6:] == ["79060.1 ± 5826.59", "23846.0", "744.5"]
+    assert cells[:7] == ["SpaceInvaders", "impala", "700.0 ± 101.0 (best 990)", "—", "10.0M", "1.50 h", "life loss"]
+    # Dopamine at 10M, sticky: DQN 663.3 (700 is at or above it), Rainbow 743.7 (700 is below)
+    assert cells[7:9] == ["663.3 (ours ≥)", "743.7 (ours <)"]
+    assert cells[9:] == ["79060.1 ± 5826.59", "23846.0", "744.5"]
 
 
 def test_a3c_reference_carries_the_corrected_space_invaders_figure_and_says_so():

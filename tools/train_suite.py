@@ -3,7 +3,8 @@
     python tools/train_suite.py --frames 10000000 --workers 2
     python tools/train_suite.py --games Pong,Qbert --frames 10000000 --stages table   # rebuild the table only
 
-Each game trains in `runs/suite/<game>` with the `fast` preset on the same frame budget, resuming when
+Each game trains in `runs/suite/<game>` with the trainer's default preset and settings (or `--preset` and
+`--train_args`) on the same frame budget, resuming when
 that folder already holds checkpoints (so an interrupted suite continues where it stopped). Then each
 is evaluated over 100 full games under the v5 protocol and the classic no-op-start protocol, its
 learning curve is drawn, it is exported to `exported/<game>/`, its final checkpoint is kept in
@@ -65,6 +66,18 @@ REFERENCES = {
 }
 
 
+# Same-protocol references (sticky actions 0.25, full games): Dopamine's agents at 10M frames.
+DOPAMINE = ROOT / "results" / "references" / "dopamine_sticky.json"
+DOPAMINE_COLUMNS = {"DQN@10M": "Dopamine DQN, 10M frames (sticky)",
+                    "Rainbow@10M": "Dopamine Rainbow, 10M frames (sticky)"}
+
+
+def dopamine_scores() -> dict:
+    """{game: {"DQN@10M": x, ...}} from the committed copy of Dopamine's baselines, and its protocol."""
+    data = json.loads(DOPAMINE.read_text())
+    return {"scores": data["scores"], "protocol": data["protocol"], "source": data["source"]}
+
+
 def hardware() -> str:
     """One line naming the CPU, its cores and any NVIDIA GPU (read without importing TensorFlow)."""
     cpu = platform.processor() or "CPU"
@@ -92,16 +105,28 @@ def fmt_score(report: dict | None) -> str:
 
 def build_table(rows: list[dict]) -> str:
     """Markdown Table I: our two protocols beside the references; `rows` come from `game_row`."""
-    head = ["game", "ours, v5 (sticky 0.25)", "ours, no-op starts", "frames", "training wall-clock",
-            "learning episode ends at", *[REFERENCES[k]["label"] for k in REFERENCES]]
+    dopamine = dopamine_scores()["scores"]
+    head = ["game", "preset", "ours, v5 (sticky 0.25)", "ours, no-op starts", "frames", "training wall-clock",
+            "learning episode ends at", *DOPAMINE_COLUMNS.values(), *[REFERENCES[k]["label"] for k in REFERENCES]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         wall = f"{row['wall_seconds'] / 3600:.2f} h" if row.get("wall_seconds") else "—"
         frames = f"{row['frames'] / 1e6:.1f}M" if row.get("frames") else "—"
+        same = [_versus(row.get("v5"), dopamine.get(row["game"], {}).get(k)) for k in DOPAMINE_COLUMNS]
         refs = [REFERENCES[k]["scores"].get(row["game"], "—") for k in REFERENCES]
-        lines.append("| " + " | ".join([camel_game(row["game"]), fmt_score(row.get("v5")), fmt_score(row.get("noop")),
-                                         frames, wall, row.get("learning_episode_end", "—"), *refs]) + " |")
+        lines.append("| " + " | ".join([camel_game(row["game"]), row.get("preset", "—"), fmt_score(row.get("v5")),
+                                         fmt_score(row.get("noop")), frames, wall,
+                                         row.get("learning_episode_end", "—"), *same, *refs]) + " |")
     return "\n".join(lines)
+
+
+def _versus(ours: dict | None, ref: float | None) -> str:
+    """A reference score, marked with whether our v5 mean is at or above it."""
+    if ref is None:
+        return "—"
+    if not ours:
+        return f"{ref:g}"
+    return f"{ref:g} ({'ours ≥' if ours['mean'] >= ref else 'ours <'})"
 
 
 def protocol_notes(rows: list[dict]) -> str:
@@ -113,6 +138,9 @@ def protocol_notes(rows: list[dict]) -> str:
            "- learning episode ends at: \"life loss\" rows trained with `--life_loss_terminal` (no bootstrapping "
            "across a lost life, as baselines' EpisodicLifeEnv); \"game over\" rows bootstrapped through lost "
            "lives. Scores are whole games either way."]
+    dopamine = dopamine_scores()
+    out.append(f"- Dopamine columns (same protocol family as ours, v5): {dopamine['protocol']} Source: "
+               f"{dopamine['source']}; committed as results/references/dopamine_sticky.json.")
     for ref in REFERENCES.values():
         out.append(f"- {ref['label']}: {ref['protocol']}." + (f" Note: {ref['note']}." if "note" in ref else ""))
     hw = sorted({row["hardware"] for row in rows if row.get("hardware")})
@@ -211,6 +239,7 @@ def game_row(game: str, logdir: Path, results: Path) -> dict:
         row.update(frames=state["frames"], wall_seconds=round(state["wall_seconds"], 1))
         life = state.get("meta", {}).get("a3c", {}).get("life_loss_terminal", False)
         row["learning_episode_end"] = "life loss" if life else "game over"
+        row["preset"] = state.get("meta", {}).get("preset", "—")
     hw = results / "hardware.txt"
     if hw.is_file():
         row["hardware"] = hw.read_text().strip()
@@ -228,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", default="runs/suite", help="training folders, one per game")
     p.add_argument("--life_loss_terminal", action="store_true",
                    help="train with a lost life as the end of an episode for learning (scores stay whole games)")
+    p.add_argument("--preset", default="", help="network preset (default: the trainer's default)")
+    p.add_argument("--train_args", default="", help="more flags for eac3_tf.train, e.g. \"--t_max 20\"")
     p.add_argument("--tag", default="", help="keep this run's files apart: results/<game>/<tag>, "
                    "exported/<game>_<tag> (for a game whose results/<game> holds another run)")
     p.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {', '.join(STAGES)}")
@@ -265,16 +296,17 @@ def stages_for(games: list[str], stages: list[str], args: argparse.Namespace, do
         logdir.parent.mkdir(parents=True, exist_ok=True)
         if "train" in stages:
             t0 = time.time()
-            cmd = [py, "-m", "eac3_tf.train", "--game", camel_game(game), "--preset", "fast", "--frames",
-                   str(args.frames), "--workers", str(args.workers), "--logdir", as_arg(logdir), "--seed",
-                   str(args.seed), "--log_every", "60"] + (["--life_loss_terminal"] if args.life_loss_terminal else [])
+            cmd = [py, "-m", "eac3_tf.train", "--game", camel_game(game), *(["--preset", args.preset] if args.preset
+                                                                              else []),
+                   "--frames", str(args.frames), "--workers", str(args.workers), "--logdir", as_arg(logdir), "--seed",
+                   str(args.seed), "--log_every", "60", *(["--life_loss_terminal"] if args.life_loss_terminal else []),
+                   *shlex.split(args.train_args)]
             run(cmd + (["--resume"] if list_checkpoints(logdir) else []), log=ROOT / args.runs / f"{game}.log",
                 done=done)
             (results / "hardware.txt").write_text(hardware() + "\n")
             print(f"{game}: trained in {time.time() - t0:.0f} s this sitting", flush=True)
         if "curve" in stages:
-            run([py, "tools/plot_curve.py", "--run", as_arg(logdir), "--out", as_arg(results / "curve"),
-                 "--title", f"{camel_game(game)}, fast preset"], done=done)
+            run([py, "tools/plot_curve.py", "--run", as_arg(logdir), "--out", as_arg(results / "curve")], done=done)
         if "evaluate" in stages:
             for proto in ("v5", "noop"):
                 run([py, "-m", "eac3_tf.evaluate", "--checkpoint", as_arg(logdir), "--episodes", str(args.episodes),
