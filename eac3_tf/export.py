@@ -38,14 +38,15 @@ from typing import Any
 import numpy as np
 
 from eac3_tf import checkpoint
+from eac3_tf.card import CARD_NAME, CARD_VERSION, Card
 from eac3_tf.cli import UsageError
 from eac3_tf.config import PRESETS, EnvConfig, ObsConfig
 from eac3_tf.envs import action_names
 
-POLICY_ONNX, POLICY_TFLITE, CAM_ONNX, CARD = "policy.onnx", "policy.tflite", "policy_cam.onnx", "card.json"
+POLICY_ONNX, POLICY_TFLITE, CAM_ONNX = "policy.onnx", "policy.tflite", "policy_cam.onnx"
+CARD = CARD_NAME
 FILES = (POLICY_ONNX, POLICY_TFLITE, CAM_ONNX)
 INPUT_NAME = "frames"
-CARD_VERSION = 1
 DEFAULT_PARITY_FRAMES = 1000  # the floor: parity is shown on at least this many real frames
 DEFAULT_TOLERANCE = 1e-4  # max |delta| allowed on logits and on Grad-CAM maps
 OPSET = 17  # ONNX opset: onnxruntime >= 1.14 runs it
@@ -524,6 +525,7 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
                                   f"--out {shlex.quote(str(out))}",
             "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+        Card.from_dict(card)  # what is written is what a player can read
         with open(tmp / CARD, "w") as f:
             json.dump(card, f, indent=2)
             f.write("\n")

@@ -16,8 +16,6 @@ on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import math
 import sys
 import time
@@ -26,10 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from eac3_tf.config import EnvConfig, ObsConfig
+from eac3_tf import card as card_io
+from eac3_tf.card import CARD_NAME, Card
+from eac3_tf.config import ObsConfig
 from eac3_tf.envs import AtariBatchEnv
 
-CARD, CAM_MODEL, INPUT_NAME = "card.json", "policy_cam.onnx", "frames"
+CAM_MODEL, INPUT_NAME = "policy_cam.onnx", "frames"
 GIF_FPS = 15.0  # agent steps per second of video: real time at frameskip 4 (60 Hz / 4)
 EXIT_USAGE = 2
 
@@ -39,37 +39,16 @@ class PlayerError(ValueError):
 
 
 # ------------------------------------------------------------------------------------------ the card
-@dataclasses.dataclass(frozen=True)
-class Card:
-    """What the player needs from an export's card.json."""
-
-    game: str
-    env: EnvConfig
-    obs: ObsConfig
-    num_actions: int
-    frames_trained: int
-    action_names: tuple[str, ...]
-    raw: dict
-
-
 def load_card(model: Path) -> Card:
     """Read and check the card.json beside `model`, or raise PlayerError saying what is missing."""
-    path = Path(model).parent / CARD
+    path = Path(model).parent / CARD_NAME
     if not path.is_file():
-        raise PlayerError(f"no {CARD} beside {model}; give a model exported by python -m eac3_tf.export "
+        raise PlayerError(f"no {CARD_NAME} beside {model}; give a model exported by python -m eac3_tf.export "
                           "(the card holds the game and the preprocessing the player must apply)")
     try:
-        raw = json.loads(path.read_text())
-        pre = raw["preprocessing"]["obs"]
-        obs = ObsConfig(**pre)
-        env = EnvConfig(**raw["env"])
-        card = Card(game=str(raw["game"]), env=env, obs=obs, num_actions=int(raw["num_actions"]),
-                    frames_trained=int(raw.get("frames_trained", 0)),
-                    action_names=tuple(raw.get("action_names") or ()), raw=raw)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PlayerError(f"{path} is not an eac3_tf export card ({type(exc).__name__}: "
-                          f"{' '.join(str(exc).split())[:80]})") from None
-    return card
+        return card_io.read(path)
+    except card_io.CardError as exc:
+        raise PlayerError(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------------------ the games
