@@ -421,7 +421,8 @@ def markdown(report: dict) -> str:
     lines = ["# Grad-CAM faithfulness", "",
              f"{game_name}: `{atari['checkpoint']}` ({atari['frames_trained']:,} frames trained), {atari['frames']} "
              f"frames recorded with the sampled policy, seed {st['seed']}.{catch}", "",
-             "Maps: `gradcam` of the greedy action (last conv, before its pool; `gradcam_conv1`: the same at "
+             "Maps: `gradcam` of the greedy action (at the default layer: a pooled torso's last conv before its "
+             "pool, a residual torso's output; `gradcam_conv1`: the same at "
              "the first conv layer, finer); `perturbation` saliency "
              f"(Greydanus et al. 2018, all logits; patch/stride/blur sigma {game_name} {pp['patch']:g}/{pp['stride']}/"
              f"{pp['sigma']:g} px{catch_pert}); `blur_change`, the same "
