@@ -35,6 +35,7 @@ import keras  # noqa: E402
 
 from eac3_tf import checkpoint, gradcam, saliency  # noqa: E402
 from eac3_tf.config import PRESETS  # noqa: E402
+from eac3_tf.io import write_text  # noqa: E402
 from eac3_tf.model import build_model  # noqa: E402
 
 
@@ -153,9 +154,9 @@ def main() -> None:
           f"{r['R_cam_b1']:.0f}; against the perturbation's forward-only bound: {r['R_cam_forward_bound']:.0f}")
     out = ROOT / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_text_atomic(out.with_suffix(".json"), json.dumps(r, indent=2) + "\n")
+    write_text(out.with_suffix(".json"), json.dumps(r, indent=2) + "\n")
     rows = [f"| {k} | {v:.3f} |" for k, v in r.items() if isinstance(v, float)]
-    checkpoint.write_text_atomic(out.with_suffix(".md"), f"`{r['command']}` ({preset} preset, {os.cpu_count()} "
+    write_text(out.with_suffix(".md"), f"`{r['command']}` ({preset} preset, {os.cpu_count()} "
                                  "cores)\n\n| measure | value |\n|---|---|\n" + "\n".join(rows) + "\n")
 
 

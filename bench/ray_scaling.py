@@ -25,10 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from eac3_tf.io import write_text  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from eac3_tf.checkpoint import write_text_atomic  # noqa: E402
+  # noqa: E402
 
 ACTIONS = {"pong": 6}  # minimal action sets, to build the network without an emulator
 
@@ -202,8 +204,8 @@ def main() -> None:
             "trainer": results, "parameter_server": ps, "estimate": est,
             "command": "python bench/ray_scaling.py " + " ".join(sys.argv[1:])}
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
-    write_text_atomic(out.with_suffix(".md"), table)
+    write_text(out.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+    write_text(out.with_suffix(".md"), table)
     print(table)
 
 

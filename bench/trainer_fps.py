@@ -119,10 +119,11 @@ def main() -> None:
                 if line.startswith("model name")), "unknown CPU")
     meta = {"cpu": cpu, "cpu_count": os.cpu_count(), "seconds_per_config": args.seconds, "results": results,
             "breakdown": splits, "command": "python bench/trainer_fps.py " + " ".join(sys.argv[1:])}
-    for suffix, text in ((".json", json.dumps(meta, indent=2) + "\n"), (".md", "\n".join(lines) + "\n")):
-        tmp = out.with_name(f".{out.name}{suffix}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, out.with_suffix(suffix))
+    sys.path.insert(0, str(ROOT))
+    from eac3_tf.io import write_text
+
+    write_text(out.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+    write_text(out.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -56,26 +56,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to `path` through a temp file and a rename, so readers never see half a file."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text to `path` through a synced temp file and a rename, so readers never see half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(root: Path, model, optimizer_vars: list[np.ndarray], state: dict, keep: int) -> Path:
     """Write checkpoint `root/checkpoints/ckpt-<frames>` atomically; keep the newest `keep`."""
     ckpt_root = Path(root) / CKPT_DIR

@@ -18,6 +18,7 @@ import numpy as np
 
 from eac3_tf.cli import UsageError
 from eac3_tf.config import EnvConfig
+from eac3_tf.io import write_json, write_text
 from eac3_tf.policy import greedy_actions, sample_actions
 
 PROTOCOLS = {
@@ -166,11 +167,8 @@ def main() -> int:
     print(MARKDOWN_HEADER)
     print(row)
     if out is not None:
-        checkpoint.write_json_atomic(out, report)
-        md = out.with_suffix(".md")
-        tmp = md.with_name(f".{md.name}.tmp")
-        tmp.write_text(MARKDOWN_HEADER + "\n" + row + "\n")
-        tmp.replace(md)
+        write_json(out, report)
+        write_text(out.with_suffix(".md"), MARKDOWN_HEADER + "\n" + row + "\n")
     if not math.isfinite(summary["mean"]):
         return 1
     return 0

@@ -28,6 +28,7 @@ from eac3_tf import card as card_io
 from eac3_tf.card import CARD_NAME, Card
 from eac3_tf.config import ObsConfig
 from eac3_tf.envs import AtariBatchEnv
+from eac3_tf.io import write_with
 
 CAM_MODEL, INPUT_NAME = "policy_cam.onnx", "frames"
 GIF_FPS = 15.0  # agent steps per second of video: real time at frameskip 4 (60 Hz / 4)
@@ -149,12 +150,8 @@ def write_gif(path: Path, frames: list[np.ndarray]) -> None:
     """A looping GIF at real-time speed (imageio's GIF duration is milliseconds per frame)."""
     import imageio.v3 as iio
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000.0 / GIF_FPS, loop=0)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_with(path, lambda tmp: iio.imwrite(tmp, np.stack(frames), extension=".gif", duration=1000.0 / GIF_FPS,
+                                             loop=0))
 
 
 # ------------------------------------------------------------------------------------------ playing

@@ -27,6 +27,7 @@ import numpy as np
 from eac3_tf import checkpoint
 from eac3_tf.cli import UsageError, check_output_folder
 from eac3_tf.config import LR_SCHEDULES, A3CConfig, EnvConfig, ModelConfig, ObsConfig, RunConfig
+from eac3_tf.io import write_json, write_text
 
 BACKENDS = ("threads", "ray")
 RUN_FILE = "run.json"  # what a logdir trains: game, preset, config; checked on reuse
@@ -112,7 +113,7 @@ def _drop_rows_after(path: Path, frames: int) -> None:
         return
     text = io.StringIO()
     csv.writer(text).writerows(keep)
-    checkpoint.write_text_atomic(path, text.getvalue())
+    write_text(path, text.getvalue())
 
 
 def _int_or_none(text: str) -> int | None:
@@ -172,7 +173,7 @@ def train(env_fn: Callable, model_fn: Callable, a3c_cfg: A3CConfig, run_cfg: Run
             wall_before = float(ckpt.state.get("wall_seconds", 0.0))
             recent.extend(ckpt.state.get("recent_scores", []))
             log(f"resumed from {ckpt.path} at {_fmt_frames(engine.frames)} frames")
-    checkpoint.write_json_atomic(logdir / RUN_FILE, meta)
+    write_json(logdir / RUN_FILE, meta)
     if engine.frames >= run_cfg.frames:
         log(f"already trained {engine.frames} frames >= --frames {run_cfg.frames}; nothing to do")
         engine.close()

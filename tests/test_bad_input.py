@@ -19,6 +19,7 @@ import pytest
 from conftest import ROOT
 
 from eac3_tf.config import PRESETS, EnvConfig
+from eac3_tf.io import write_json
 
 COMMANDS = {
     "train": ["-m", "eac3_tf.train"],
@@ -96,7 +97,7 @@ def saved(tmp_path_factory):
     meta = {"game": "pong", "preset": "fast", "env": dataclasses.asdict(EnvConfig(game="pong"))}
     good = checkpoint.save(base / "run", net.model, opt, {"frames": 0, "counters": counters, "rng": [],
                                                           "meta": meta}, keep=3)
-    checkpoint.write_json_atomic(base / "run" / "run.json", meta)
+    write_json(base / "run" / "run.json", meta)
     # damaged copies: truncated model.keras (checksum off), the same with a re-made manifest, random bytes
     trunc = base / "trunc" / "ckpt-000000000100"
     shutil.copytree(good, trunc)
@@ -283,7 +284,7 @@ PLAYER_BAD = [
                                               "gives float frames [N, 80, 80, 4]"),
     (["--model", "{base}/p_4actions/policy.onnx"], "gives 4 logits, but pong has 6 actions"),
     (["--model", "{base}/p_nocard/policy.onnx"], "no card.json beside"),
-    (["--model", "{base}/p_badcard/policy.onnx"], "is not an eac3_tf export card (KeyError"),
+    (["--model", "{base}/p_badcard/policy.onnx"], "card_version None is not one this eac3_tf reads (1, 2)"),
     (["--model", "{base}/missing.onnx"], "missing.onnx does not exist"),
     (["--model", "{base}/p_ok/policy.onnx", "--cam", "{base}/cam.gif"], "--cam needs"),
     (["--model", "{base}/p_ok/policy.onnx", "--episodes", "-1"], "--episodes must be 1..10000, got -1"),

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from eac3_tf import checkpoint
+from eac3_tf.io import write_json
 
 
 def test_training_keeps_the_newest_checkpoints_and_no_temp_folders(trained_toy_run):
@@ -61,7 +62,7 @@ def test_resolve_accepts_logdir_folder_or_model_file(trained_toy_run):
 
 def test_json_is_written_atomically_and_replaces_the_old_file(tmp_path):
     path = tmp_path / "x.json"
-    checkpoint.write_json_atomic(path, {"a": 1})
-    checkpoint.write_json_atomic(path, {"a": 2})
+    write_json(path, {"a": 1})
+    write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]

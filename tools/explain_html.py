@@ -36,6 +36,7 @@ from absl import flags
 from eac3_tf import cli, explain_page, overlay
 from eac3_tf.cli import UsageError
 from eac3_tf.config import camel_game
+from eac3_tf.io import write_with  # noqa: E402
 
 MAX_FRAMES = 2000  # ~100 kB of screens per frame and agent are held in memory; the page grows ~2 kB a frame
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
@@ -283,7 +284,7 @@ def write_text(path: Path, text: str) -> None:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
 
-    gradcam_tool.save_atomic(path, write)
+    write_with(path, write)
 
 
 def page_height(chromium: str, html: Path, width: int) -> int:
@@ -310,7 +311,7 @@ def screenshot(chromium: str, html: Path, png: Path, frame: int, overlay_kind: s
             raise RuntimeError(f"chromium failed to take the screenshot (exit {done.returncode}): "
                                f"{done.stderr.strip().splitlines()[-1:] or ''}")
 
-    gradcam_tool.save_atomic(png, shoot)
+    write_with(png, shoot)
 
 
 # ------------------------------------------------------------------------------------------ main

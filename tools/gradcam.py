@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -31,6 +28,7 @@ from absl import flags
 from eac3_tf import checkpoint, cli, overlay
 from eac3_tf.cli import UsageError
 from eac3_tf.config import PRESETS, EnvConfig, ObsConfig, camel_game
+from eac3_tf.io import write_with  # noqa: E402
 
 matplotlib.use("Agg")
 
@@ -428,26 +426,11 @@ def draw(rows: list[list[Panel]], title: tuple[str, str], labels: list[str] | No
     return fig
 
 
-def save_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temp file in the same folder and a rename, so no reader sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the figure the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_figure(fig, path: Path) -> None:
     """Save a matplotlib figure as PNG atomically and free it."""
     import matplotlib.pyplot as plt
 
-    save_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, facecolor="white"))
+    write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, facecolor="white"))
     plt.close(fig)
 
 
@@ -511,11 +494,11 @@ def write_videos(frames: np.ndarray, out: Path, gif: bool, mp4: bool, fps: float
 
     written = []
     if gif:
-        save_atomic(out / GIF, lambda tmp: iio.imwrite(tmp, frames, extension=".gif", duration=1000.0 / fps, loop=0))
+        write_with(out / GIF, lambda tmp: iio.imwrite(tmp, frames, extension=".gif", duration=1000.0 / fps, loop=0))
         written.append(out / GIF)
     if mp4:
         # macro_block_size=1: 160 is not a multiple of ffmpeg's default block of 16 in every preset's crop
-        save_atomic(out / MP4, lambda tmp: imageio_v2.mimwrite(tmp, list(frames), format="FFMPEG", fps=fps,
+        write_with(out / MP4, lambda tmp: imageio_v2.mimwrite(tmp, list(frames), format="FFMPEG", fps=fps,
                                                               macro_block_size=1))
         written.append(out / MP4)
     return written
@@ -537,7 +520,7 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
 
-    save_atomic(path, write)
+    write_with(path, write)
 
 
 # ------------------------------------------------------------------------------------------ main

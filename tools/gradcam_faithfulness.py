@@ -56,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from eac3_tf import checkpoint, cli  # noqa: E402
 from eac3_tf.config import camel_game  # noqa: E402
+from eac3_tf.io import write_text  # noqa: E402
 
 sal = None  # eac3_tf.saliency: main() imports it once the arguments are checked (it loads TensorFlow)
 
@@ -557,8 +558,8 @@ def main(argv=None) -> int:
         report["toy"] = run_toy(args, {})
     text = markdown(report)
     json_path, md_path = Path(f"{out}.json"), Path(f"{out}.md")
-    checkpoint.write_text_atomic(json_path, json.dumps(finite(report), indent=2) + "\n")
-    checkpoint.write_text_atomic(md_path, text)
+    write_text(json_path, json.dumps(finite(report), indent=2) + "\n")
+    write_text(md_path, text)
     print(text)
     print(f"wrote {json_path} and {md_path}")
     return 0

@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from eac3_tf import checkpoint  # noqa: E402  (numpy only: TensorFlow loads when a checkpoint is loaded)
+from eac3_tf.io import write_json, write_text  # noqa: E402
 
 READY = "kill9-child: ready"
 RESUMED = re.compile(r"resumed from (\S+) at ")
@@ -417,8 +418,8 @@ def main(argv=None) -> int:
     tally["command"] = command
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        checkpoint.write_json_atomic(Path(f"{out}.json"), tally)
-        checkpoint.write_text_atomic(Path(f"{out}.md"), markdown(tally, command))
+        write_json(Path(f"{out}.json"), tally)
+        write_text(Path(f"{out}.md"), markdown(tally, command))
         print(f"wrote {out}.json and {out}.md")
     return 0 if tally["ok"] else 1
 

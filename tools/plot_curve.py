@@ -8,8 +8,6 @@ overlays another run's curve (a curve CSV this tool wrote, e.g. an A/B of a trai
 
 import csv
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -22,6 +20,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from eac3_tf import cli  # noqa: E402
 from eac3_tf.cli import UsageError  # noqa: E402
 from eac3_tf.curves import rolling_mean  # noqa: E402
+from eac3_tf.io import write_text, write_with  # noqa: E402
 
 
 def load_episodes(run: Path) -> np.ndarray:
@@ -93,13 +92,6 @@ def parse_points(text: str) -> np.ndarray:
     return pts
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def main() -> None:
     p = cli.ArgumentParser(prog="plot_curve.py", description=__doc__.split("\n")[0])
     p.add_argument("--run", required=True)
@@ -127,7 +119,7 @@ def main() -> None:
     keep = np.unique(np.linspace(0, len(ep) - 1, min(args.points, len(ep))).astype(int))
     lines = ["frames,wall_seconds,episodes,mean100_score,score"]
     lines += [f"{int(ep[i, 0])},{ep[i, 1]:.1f},{i + 1},{mean100[i]:.3f},{ep[i, 2]:.1f}" for i in keep]
-    atomic_write(out.with_suffix(".csv"), ("\n".join(lines) + "\n").encode())
+    write_text(out.with_suffix(".csv"), "\n".join(lines) + "\n")
 
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(ep[:, 0] / 1e6, ep[:, 2], ".", ms=2, alpha=0.25, color="tab:blue", label="episode score")
@@ -171,9 +163,7 @@ def main() -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    os.replace(tmp, out.with_suffix(".png"))
+    write_with(out.with_suffix(".png"), lambda tmp: fig.savefig(tmp, dpi=120))
     print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.png')}: {len(ep)} episodes, "
           f"last mean100 {mean100[-1]:.2f} at {int(ep[-1, 0]):,} frames")
 

@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eac3_tf.checkpoint import list_checkpoints, write_json_atomic, write_text_atomic  # noqa: E402
+from eac3_tf.checkpoint import list_checkpoints  # noqa: E402
+from eac3_tf.io import write_json, write_text  # noqa: E402
 
 
 def proc_status(pid: int) -> dict[str, int] | None:
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     writer = csv.DictWriter(table, fieldnames=list(samples[0]))
     writer.writeheader()
     writer.writerows(samples)
-    write_text_atomic(out.with_suffix(".csv"), table.getvalue())
+    write_text(out.with_suffix(".csv"), table.getvalue())
     growth = rss_growth(samples, args.warmup)
     summary = {
         "minutes": round(samples[-1]["seconds"] / 60, 2), "samples": len(samples), "warmup_s": args.warmup,
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "final_checkpoint_written_on_sigint": final_checkpoint,
         "attached_to_running_trainer": args.pid is not None, "logdir": str(logdir),
     }
-    write_json_atomic(out.with_suffix(".json"), summary)
+    write_json(out.with_suffix(".json"), summary)
     _plot(samples, out.with_suffix(".png"), summary)
     print(json.dumps(summary, indent=2))
     ok = growth <= args.max_growth and (not stopped_by_us or (exit_seconds is not None and final_checkpoint))

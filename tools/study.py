@@ -25,11 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eac3_tf.checkpoint import list_checkpoints, write_json_atomic, write_text_atomic  # noqa: E402
+from eac3_tf.checkpoint import list_checkpoints  # noqa: E402
 from eac3_tf.cli import ArgumentParser, UsageError, guard  # noqa: E402
 from eac3_tf.config import camel_game  # noqa: E402
 from eac3_tf.curves import area_under, rolling_mean, value_at  # noqa: E402
 from eac3_tf.envs import game_id  # noqa: E402
+from eac3_tf.io import write_json, write_text, write_with  # noqa: E402
 
 STAGES = ("train", "keep", "report")
 MARKS = (2_500_000, 5_000_000, 10_000_000)
@@ -150,10 +151,8 @@ def plot(game: str, runs: dict[str, dict], out: Path) -> None:
     by_frames.legend(fontsize=8)
     fig.suptitle(f"{camel_game(game)}: sample efficiency of the study's candidates (sticky actions 0.25, full games)")
     fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    write_with(out, lambda tmp: fig.savefig(tmp, dpi=110))
     plt.close(fig)
-    tmp.replace(out)
 
 
 def report(games: list[str], names: list[str], args, runs: Path, kept: Path, out: Path) -> None:
@@ -170,14 +169,14 @@ def report(games: list[str], names: list[str], args, runs: Path, kept: Path, out
             lines = ["frames,wall_seconds,mean100_score"] + [
                 f"{int(f)},{w:.1f},{c:.3f}" for f, w, c in
                 list(zip(run["frames"], run["wall"], run["curve"], strict=True))[::step]]
-            write_text_atomic(out / f"{game}_{name}.csv", "\n".join(lines) + "\n")
+            write_text(out / f"{game}_{name}.csv", "\n".join(lines) + "\n")
         if found:
             plot(game, found, out / f"{game}.png")
     table = markdown(rows, args.frames)
-    write_json_atomic(out / "study.json", {"budget_frames": args.frames, "marks": list(MARKS), "rows": rows,
+    write_json(out / "study.json", {"budget_frames": args.frames, "marks": list(MARKS), "rows": rows,
                                            "protocol": "training games under ALE v5 settings (sticky actions "
                                            "0.25, full games to game over, 108,000-frame cap)"})
-    write_text_atomic(out / "study.md", "# Sample-efficiency study\n\n" + table + "\n")
+    write_text(out / "study.md", "# Sample-efficiency study\n\n" + table + "\n")
     print(table)
 
 

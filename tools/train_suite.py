@@ -32,9 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eac3_tf.checkpoint import list_checkpoints, write_json_atomic, write_text_atomic  # noqa: E402
+from eac3_tf.checkpoint import list_checkpoints  # noqa: E402
 from eac3_tf.config import PAPER_GAMES, camel_game  # noqa: E402
 from eac3_tf.envs import game_id  # noqa: E402
+from eac3_tf.io import write_json, write_text  # noqa: E402
 
 STAGES = ("train", "curve", "evaluate", "export", "checkpoint", "faithfulness", "table")
 
@@ -162,7 +163,7 @@ def record_commands(path: Path, argv: list[str], commands: list[str], when: floa
     block = "\n".join(["", f"## {stamp}: `python tools/train_suite.py {' '.join(argv)}`", "", "```bash", *commands,
                        "```", ""])
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, old + block)
+    write_text(path, old + block)
 
 
 def as_arg(path: Path) -> str:
@@ -323,9 +324,9 @@ def stages_for(games: list[str], stages: list[str], args: argparse.Namespace, do
                  "--out", as_arg(ROOT / "results" / "gradcam" / name)], done=done)
         rows.append(game_row(game, logdir, results))
     if "table" in stages:
-        write_json_atomic(ROOT / "results" / "table1.json", {"rows": rows, "references": REFERENCES})
+        write_json(ROOT / "results" / "table1.json", {"rows": rows, "references": REFERENCES})
         text = "# Table I, reproduced\n\n" + build_table(rows) + "\n" + protocol_notes(rows)
-        write_text_atomic(ROOT / "results" / "table1.md", text)
+        write_text(ROOT / "results" / "table1.md", text)
         print(text)
         done.append(f"# table written: results/table1.md, results/table1.json ({len(rows)} games)")
     return 0

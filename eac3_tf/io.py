@@ -1,0 +1,80 @@
+"""Atomic files and folders: what is written appears whole under its name, or not at all.
+
+Every writer goes through a temp file (or folder) in the destination's own folder and one rename, so a
+reader, a crash or a kill -9 never leaves half a file behind, and what was there before stays until the
+new one is complete. Only the standard library is imported (the TF-free player uses this too).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def write_with(path: str | Path, write: Callable[[str], None]) -> None:
+    """Call `write(temp_path)` (e.g. a figure's `savefig`), then rename the result to `path`.
+
+    The temp file keeps `path`'s suffix, so writers that pick a format by extension still do.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` atomically."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    write_with(path, write)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, data: Any, indent: int = 2, sort_keys: bool = True) -> None:
+    """Write `data` as JSON, ending in a newline, to `path` atomically."""
+    write_text(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n")
+
+
+def copy_folder(src: str | Path, dest: str | Path) -> None:
+    """Copy the folder `src` to `dest`, replacing any folder there only once the copy is complete.
+
+    The copy is built as a hidden sibling and renamed; an old `dest` is moved aside first and removed
+    after, so at every moment `dest` is either the old folder or the new one (or, for an instant, absent).
+    """
+    src, dest = Path(src), Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"))
+    try:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        if dest.exists():
+            aside = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".old"))
+            os.rename(dest, aside / dest.name)
+            os.rename(tmp, dest)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
