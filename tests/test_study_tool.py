@@ -29,3 +29,21 @@ def test_an_unknown_candidate_or_game_is_one_line_and_exit_2(tmp_path):
         result = study("--stages", "report", "--out", str(tmp_path), *args)
         assert result.returncode == 2 and expected in result.stderr and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "study.json").exists()
+
+
+def test_keep_copies_a_runs_curves_and_newest_checkpoint_so_another_machine_can_resume(tmp_path):
+    from eac3_tf import checkpoint
+    from eac3_tf.config import PRESETS
+    from eac3_tf.model import build_model
+
+    logdir = tmp_path / "runs" / "pong" / "impala_t20"
+    model = build_model((80, 80, 4), 6, PRESETS["fast"])
+    for frames in (100, 200):
+        checkpoint.save(logdir, model, [], {"frames": frames, "meta": {"game": "pong", "preset": "fast"}}, keep=3)
+    (logdir / "episodes.csv").write_text("wall_seconds,frames,worker,score,length\n1.0,100,0,-21.0,800\n")
+    result = study("--stages", "keep", "--games", "Pong", "--candidates", "impala_t20",
+                   "--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    kept = tmp_path / "out" / "runs" / "pong" / "impala_t20"
+    assert [c.name for c in checkpoint.list_checkpoints(kept)] == ["ckpt-000000000200"]  # the newest only
+    assert (kept / "episodes.csv").read_text() == (logdir / "episodes.csv").read_text()

@@ -53,11 +53,11 @@ def train_command(game: str, name: str, frames: int, workers: int, seed: int, ru
 
 def train(game: str, name: str, args, runs: Path, kept: Path) -> None:
     logdir = runs / game / name
-    if not list_checkpoints(logdir / "checkpoints") and (kept / game / name).is_dir():
+    if not list_checkpoints(logdir) and (kept / game / name).is_dir():
         shutil.copytree(kept / game / name, logdir, dirs_exist_ok=True)  # continue a run from another machine
         print(f"seeded {logdir} from {kept / game / name}", flush=True)
     cmd = train_command(game, name, args.frames, args.workers, args.seed, runs)
-    if list_checkpoints(logdir / "checkpoints"):
+    if list_checkpoints(logdir):
         cmd.append("--resume")
     print("$ " + shlex.join(cmd), flush=True)
     if subprocess.run([sys.executable, *cmd[1:]], cwd=ROOT).returncode != 0:
@@ -67,7 +67,7 @@ def train(game: str, name: str, args, runs: Path, kept: Path) -> None:
 def keep(game: str, name: str, runs: Path, kept: Path) -> None:
     """Copy the run's curves, run.json and newest checkpoint, so another machine can resume it."""
     logdir, dest = runs / game / name, kept / game / name
-    ckpts = list_checkpoints(logdir / "checkpoints")
+    ckpts = list_checkpoints(logdir)
     if not ckpts:
         return
     tmp = dest.with_name(f".{dest.name}.partial")
