@@ -47,7 +47,7 @@ POLICY_ONNX, POLICY_TFLITE, CAM_ONNX = "policy.onnx", "policy.tflite", "policy_c
 CARD = CARD_NAME
 FILES = (POLICY_ONNX, POLICY_TFLITE, CAM_ONNX)
 INPUT_NAME = "frames"
-DEFAULT_PARITY_FRAMES = 1000  # the issue's floor: parity is shown on at least this many real frames
+DEFAULT_PARITY_FRAMES = 1000  # parity is shown on this many real frames by default
 DEFAULT_TOLERANCE = 1e-4  # max |delta| allowed on logits and on Grad-CAM maps
 OPSET = 17  # ONNX opset: onnxruntime >= 1.14 runs it
 BATCH = 64  # frames per parity call: bounds memory for the 160x160x12 paper preset

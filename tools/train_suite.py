@@ -1,4 +1,4 @@
-"""Train, score, export and tabulate the paper's six games with one command (issue 8's Table I).
+"""Train, score, export and tabulate the paper's six games with one command (the paper's Table I).
 
     python tools/train_suite.py --frames 10000000 --workers 2
     python tools/train_suite.py --games Pong,Qbert --frames 10000000 --stages table   # rebuild the table only
