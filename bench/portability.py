@@ -8,7 +8,8 @@ frame skip with a max over the last two frames) can fail in envs that are just a
 start on another frame phase, or skip frames inside ALE without the max-pool. This bench plays the export's
 policy.onnx through gymnasium's own ALE env in five settings, `--episodes` full games each (game over, never a
 life loss; `--max_frames` cap): phase0..phase3 (`frameskip=1` env; after reset k NOOP frames, then FIRE if the
-game has it; frame skip and max-pool done here) and stock_v5 (the registered `ALE/<Game>-v5`, plain reset()).
+game has it; frame skip, and the max over the last two frames unless the card's env says `"maxpool": false`,
+done here) and stock_v5 (the registered `ALE/<Game>-v5`, plain reset()).
 It imports only numpy, onnxruntime, gymnasium, ale_py and the stdlib: the card's preprocessing is implemented
 again here from the card's own words, so a match at phase0 checks the card as much as the agent. Scores are
 reported against `card["evaluation"]` with the card's action rule (greedy or sampled) unless --policy says.
@@ -83,9 +84,10 @@ class Game:
         env, name = card["env"], env_id(card["game"])
         if setting == "stock_v5":  # the cap is ALE's own, counted from reset (108,000 frames as registered)
             self.env, self.phase, self.skip = gym.make(name, max_num_frames_per_episode=max_frames), None, 1
-            self.frames_per_call = int(self.env.spec.kwargs["frameskip"])
+            self.frames_per_call, self.pool = int(self.env.spec.kwargs["frameskip"]), False
         else:  # the cap counts play frames, as the training env's does: gym's and ALE's leave room for the reset's
             self.phase, self.skip, self.frames_per_call = int(setting[len("phase"):]), int(env["frameskip"]), 1
+            self.pool = bool(env.get("maxpool", True))  # cards before the setting existed all pooled
             room = max_frames + self.phase + 1
             self.env = gym.make(name, frameskip=1, repeat_action_probability=env["repeat_action_probability"],
                                 full_action_space=env["full_action_space"], max_episode_steps=room,
@@ -116,7 +118,7 @@ class Game:
                 return None
             if j >= self.skip - 2:
                 self.last[j - self.skip + 2] = screen
-        return screen if self.phase is None else np.maximum(self.last[0], self.last[1])
+        return np.maximum(self.last[0], self.last[1]) if self.pool else screen
 
 
 def play(setting: str, card: dict, forward, args) -> list[dict]:
@@ -254,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - t0
     env = card["env"]
     how = {"phaseK": f"gymnasium {name} frameskip=1, sticky {env['repeat_action_probability']}; after reset k "
-                     f"NOOP frames then FIRE if the game has it; skip {env['frameskip']}, max of the last two frames",
+                     f"NOOP frames then FIRE if the game has it; skip {env['frameskip']}, "
+                     + ("max of the last two frames" if env.get("maxpool", True) else "the last frame alone"),
            "stock_v5": f"gymnasium {name} as registered (frameskip 4 inside ALE, no max-pool, sticky 0.25), plain "
                        "reset(); same preprocessing"}
     table = "\n".join(["| setting | mean ± std | min | max | episodes | % of card | diff from card |",

@@ -26,6 +26,11 @@ class EnvConfig:
     # 0..noop_max-1 frames (then FIRE in games that have it). 0 or 1: none. Randomising this shifts the
     # emulator's frame phase against the frameskip, so an agent cannot learn one reset's timing.
     noop_max: int = 0
+    # True: an observation is the max of the last two frames of a skip (against sprite flicker). False: the
+    # last frame alone, as gymnasium's registered ALE/<Game>-v5 returns it. A max over two frames also
+    # renders objects the game moves on alternate frames only (Pong's paddles) differently on odd and even
+    # frame phases; the last frame alone does not.
+    maxpool: bool = True
     max_episode_frames: int = 108_000  # frames; an episode is truncated here (30 min of play)
     full_action_space: bool = False  # False: the game's minimal action set
 

@@ -70,16 +70,20 @@ def action_names(game: str, full_action_space: bool = False) -> tuple[str, ...]:
     return tuple(a.name for a in actions)
 
 
-def reset_sequence(game: str, noop_max: int, full_action_space: bool = False) -> str:
+def reset_sequence(env: EnvConfig, noop_max: int | None = None) -> str:
     """What the emulator does at every reset of `AtariBatchEnv`, in words for a model card.
 
     ale-py's vector interface presses NOOP for a uniform 0..noop_max-1 emulator frames (none when
     noop_max <= 1), then FIRE for one frame in games that have it; an agent's frame phase follows from it.
+    `noop_max` overrides the env's (an evaluation protocol's, say).
     """
+    noop_max = env.noop_max if noop_max is None else noop_max
     noops = f"NOOP for a uniform 0..{noop_max - 1} emulator frames, then " if noop_max > 1 else ""
-    fire = "FIRE for one frame" if "FIRE" in action_names(game, full_action_space) else "no FIRE (the game has none)"
+    fire = ("FIRE for one frame" if "FIRE" in action_names(env.game, env.full_action_space)
+            else "no FIRE (the game has none)")
+    seen = "a max over the last two frames of each skip" if env.maxpool else "the last frame of each skip alone"
     return (f"reset_game(), {noops}{fire}; the first observation is the screen after that (ale-py vector "
-            "interface, frameskip with a max over the last two frames of each skip)")
+            f"interface, frameskip with {seen})")
 
 
 class AtariBatchEnv:
@@ -111,7 +115,7 @@ class AtariBatchEnv:
             img_height=210,  # raw screens: eac3_tf.preprocess does the rest
             img_width=160,
             grayscale=False,
-            maxpool=True,  # max over the last two frames of a skip, against Atari sprite flicker
+            maxpool=env.maxpool,  # True: max over the last two frames of a skip; False: the last frame
             noop_max=env.noop_max,
             use_fire_reset=True,  # press FIRE after reset in games that need it (AtariVectorEnv's default)
             episodic_life=False,  # an episode is a full game

@@ -24,7 +24,9 @@ from eac3_tf.policy import greedy_actions, sample_actions
 PROTOCOLS = {
     # ALE v5 (Machado et al. 2018): sticky actions, no no-op starts.
     "v5": {"repeat_action_probability": 0.25, "noop_max": 0},
-    # The classic DQN/A3C no-op-start protocol: up to 30 random no-ops, deterministic emulator.
+    # The classic no-op-start protocol, deterministic emulator: a uniform 0..29 no-op emulator FRAMES at
+    # reset, as baselines' NoopResetEnv presses them beneath its frame skip (Mnih et al. 2015 wrote "up
+    # to 30 no-op actions"; at frame skip 4 that would be up to 120 frames).
     "noop": {"repeat_action_probability": 0.0, "noop_max": 30},
 }
 
@@ -155,7 +157,7 @@ def main() -> int:
         "game": env_cfg.game, "preset": meta["preset"], "checkpoint": str(path), "frames_trained": frames,
         **summary,
         "protocol": {"name": f.protocol, "env": "ale-py vector interface, AtariVectorEnv settings",
-                     "frameskip": env_cfg.frameskip, "max_pool_last_two_frames": True,
+                     "frameskip": env_cfg.frameskip, "max_pool_last_two_frames": env_cfg.maxpool,
                      "repeat_action_probability": env_cfg.repeat_action_probability,
                      "noop_max": env_cfg.noop_max, "max_episode_frames": env_cfg.max_episode_frames,
                      "episode_end": "game over (not life loss) or frame cap", "actions": f.policy,

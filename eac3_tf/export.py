@@ -546,8 +546,8 @@ def _reset_entry(env_cfg: EnvConfig, evaluation: dict | None) -> dict[str, str |
 
     scored = None
     if evaluation and isinstance(evaluation.get("protocol"), dict) and "noop_max" in evaluation["protocol"]:
-        scored = reset_sequence(env_cfg.game, int(evaluation["protocol"]["noop_max"]), env_cfg.full_action_space)
-    return {"training": reset_sequence(env_cfg.game, env_cfg.noop_max, env_cfg.full_action_space),
+        scored = reset_sequence(env_cfg, int(evaluation["protocol"]["noop_max"]))
+    return {"training": reset_sequence(env_cfg),
             "evaluation": scored}
 
 

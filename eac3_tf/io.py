@@ -58,23 +58,29 @@ def write_json(path: str | Path, data: Any, indent: int = 2, sort_keys: bool = T
 
 
 def copy_folder(src: str | Path, dest: str | Path) -> None:
-    """Copy the folder `src` to `dest`, replacing any folder there only once the copy is complete.
-
-    The copy is built as a hidden sibling and renamed; an old `dest` is moved aside first and removed
-    after, so at every moment `dest` is either the old folder or the new one (or, for an instant, absent).
-    """
+    """Copy the folder `src` to `dest`, replacing any folder there only once the copy is complete."""
     src, dest = Path(src), Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"))
     try:
         shutil.copytree(src, tmp, dirs_exist_ok=True)
-        if dest.exists():
-            aside = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".old"))
-            os.rename(dest, aside / dest.name)
-            os.rename(tmp, dest)
-            shutil.rmtree(aside, ignore_errors=True)
-        else:
-            os.rename(tmp, dest)
+        replace_folder(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def replace_folder(built: str | Path, dest: str | Path) -> None:
+    """Move the complete folder `built` (on `dest`'s file system) to `dest`, replacing any folder there.
+
+    An old `dest` is moved aside first and removed after, so at every moment `dest` is either the old
+    folder or the new one (or, for an instant, absent), never a half-written mix.
+    """
+    built, dest = Path(built), Path(dest)
+    if dest.exists():
+        aside = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".old"))
+        os.rename(dest, aside / dest.name)
+        os.rename(built, dest)
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        os.rename(built, dest)

@@ -272,7 +272,8 @@ def run(argv: list[str] | None = None) -> int:
 
     env_cfg = card.env
     print(f"{card.game}: {model_path} ({card.frames_trained:,} frames trained), ALE v5 settings: frameskip "
-          f"{env_cfg.frameskip}, sticky actions {env_cfg.repeat_action_probability}, full games, "
+          f"{env_cfg.frameskip} ({'max of the last two frames' if env_cfg.maxpool else 'last frame'}), sticky actions "
+          f"{env_cfg.repeat_action_probability}, full games, "
           f"{env_cfg.max_episode_frames:,}-frame cap; {'greedy' if args.greedy else 'sampled'} actions", flush=True)
     t0 = time.perf_counter()
     results = play(policy, env, args.episodes, args.seed, on_step, on_episode)

@@ -340,6 +340,8 @@ def _define_flags() -> None:
                       "baselines' EpisodicLifeEnv does; scores are still whole games.")
     flags.DEFINE_integer("reset_noop_frames", 0, "Training only: a uniform 0..N-1 no-op emulator frames at every "
                          "reset, so the agent does not learn one frame phase (evaluation keeps its protocol).")
+    flags.DEFINE_bool("maxpool", EnvConfig.maxpool, "An observation is the max of the last two frames of a skip; "
+                      "--nomaxpool: the last frame alone, as gymnasium's ALE/<Game>-v5 gives it.")
     flags.DEFINE_bool("resume", False, "Continue from the newest valid checkpoint in --logdir.")
     flags.DEFINE_enum("backend", "threads", list(BACKENDS),
                       "threads: workers are threads of this process; ray: a parameter-server actor and --workers "
@@ -376,7 +378,7 @@ def main() -> int:
     if f.log_every <= 0:
         raise UsageError(f"--log_every must be positive seconds, got {f.log_every}")
     model_cfg = PRESETS[f.preset]
-    env_cfg = EnvConfig(game=game, noop_max=f.reset_noop_frames)
+    env_cfg = EnvConfig(game=game, noop_max=f.reset_noop_frames, maxpool=f.maxpool)
     if not 0 < f.learning_rate < 1:
         raise UsageError(f"--learning_rate must be in (0, 1), got {f.learning_rate}")
     if not 0 <= f.entropy_beta < 1:

@@ -16,6 +16,12 @@ def test_a_committed_version_1_card_still_reads():
     assert c.version == 1 and c.game == "pong" and c.num_actions == 6 and c.action_names[:2] == ("NOOP", "FIRE")
     assert c.obs == ObsConfig(grayscale=True, downsample=2, stack=4) and c.obs.shape == (80, 80, 4)
     assert c.env == EnvConfig(game="pong")
+    assert c.env.maxpool  # cards from before the setting are of agents that saw the max of two frames
+
+
+def test_a_card_says_whether_its_agent_saw_the_max_of_two_frames_or_the_last_frame():
+    raw = minimal(env={"game": "pong", "maxpool": False})
+    assert card.Card.from_dict(raw).env == EnvConfig(game="pong", maxpool=False)
 
 
 def minimal(**changes) -> dict:

@@ -33,16 +33,18 @@ def test_train_prints_progress_and_saves_a_checkpoint(pong_run):
 
 
 def test_resume_continues_the_frame_counter_with_new_learning_settings(pong_run):
+    """Resuming with other settings fine-tunes: here shorter rollouts, random reset no-ops, the last frame only."""
     logdir, _ = pong_run
     before = checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])["frames"]
     out = run_cli("eac3_tf.train", "--game", "Pong", "--frames", "4000", "--logdir", str(logdir), "--resume",
-                  "--t_max", "3", *TINY)
+                  "--t_max", "3", "--reset_noop_frames", "30", "--nomaxpool", *TINY)
     assert out.returncode == 0, out.stderr[-2000:]
     assert f"at {before / 1e3:.1f}k frames" in out.stdout
     state = checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])
     assert state["frames"] >= 4000 > before
     # the resumed part rolls out 3 steps x 2 envs x 4 frames = 24 frames per update
     assert state["meta"]["a3c"]["t_max"] == 3 and (state["frames"] - before) % 24 == 0
+    assert state["meta"]["env"]["noop_max"] == 30 and state["meta"]["env"]["maxpool"] is False
 
 
 def test_evaluate_reports_mean_std_and_protocol(pong_run, tmp_path):

@@ -1,7 +1,7 @@
 import numpy as np
 
 from eac3_tf.config import PRESETS, EnvConfig
-from eac3_tf.envs import AtariBatchEnv
+from eac3_tf.envs import AtariBatchEnv, reset_sequence
 from eac3_tf.preprocess import FrameStack, preprocess
 
 
@@ -100,3 +100,11 @@ def test_a_lost_life_is_flagged_once_and_game_over_is_not_a_lost_life():
         assert per_game[:3] == [2, 2, 2]
     finally:
         env.close()
+
+
+def test_the_reset_words_name_the_no_op_frames_the_fire_and_which_frames_an_agent_sees():
+    pooled = reset_sequence(EnvConfig(game="pong", noop_max=30))
+    assert pooled.startswith("reset_game(), NOOP for a uniform 0..29 emulator frames, then FIRE for one frame;")
+    assert pooled.endswith("frameskip with a max over the last two frames of each skip)")
+    last = reset_sequence(EnvConfig(game="pong", noop_max=30, maxpool=False), noop_max=0)
+    assert last.startswith("reset_game(), FIRE for one frame;") and last.endswith("the last frame of each skip alone)")

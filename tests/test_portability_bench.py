@@ -69,12 +69,15 @@ def test_bench_preprocessing_and_stack_equal_ours_bit_for_bit(bench, pong_screen
     assert got.shape == obs_cfg.shape
 
 
-def test_phase0_in_gymnasium_reproduces_our_training_env_observations(bench):
-    """Sticky actions off: reset + FIRE, then skip 4 with the max of the last two frames, equals AtariBatchEnv."""
+@pytest.mark.parametrize("maxpool", [True, False])
+def test_phase0_in_gymnasium_reproduces_our_training_env_observations(bench, maxpool):
+    """Sticky actions off: reset + FIRE, then skip 4 with the max of the last two frames (or the last frame
+    alone, as the card's env says), equals AtariBatchEnv."""
     obs_cfg = PRESETS["fast"].obs
     card_words = dataclasses.asdict(obs_cfg)
-    card = {"game": "pong", "env": {"frameskip": 4, "repeat_action_probability": 0.0, "full_action_space": False}}
-    ours = AtariBatchEnv(EnvConfig(game="pong", repeat_action_probability=0.0), obs_cfg, 1, num_threads=1)
+    env_cfg = EnvConfig(game="pong", repeat_action_probability=0.0, maxpool=maxpool)
+    card = {"game": "pong", "env": dataclasses.asdict(env_cfg)}
+    ours = AtariBatchEnv(env_cfg, obs_cfg, 1, num_threads=1)
     game = bench.Game("phase0", card, max_frames=108_000)
     try:
         want = ours.reset(seed=5)[0]

@@ -47,3 +47,25 @@ def test_keep_copies_a_runs_curves_and_newest_checkpoint_so_another_machine_can_
     kept = tmp_path / "out" / "runs" / "pong" / "impala_t20"
     assert [c.name for c in checkpoint.list_checkpoints(kept)] == ["ckpt-000000000200"]  # the newest only
     assert (kept / "episodes.csv").read_text() == (logdir / "episodes.csv").read_text()
+
+
+def test_keep_again_replaces_the_kept_run_whole_and_leaves_nothing_partial(tmp_path):
+    from eac3_tf import checkpoint
+    from eac3_tf.config import PRESETS
+    from eac3_tf.model import build_model
+
+    logdir, out = tmp_path / "runs" / "pong" / "impala_t20", tmp_path / "out"
+    model = build_model((80, 80, 4), 6, PRESETS["fast"])
+    args = ("--stages", "keep", "--games", "Pong", "--candidates", "impala_t20", "--runs", str(tmp_path / "runs"),
+            "--out", str(out))
+    checkpoint.save(logdir, model, [], {"frames": 100, "meta": {"game": "pong", "preset": "fast"}}, keep=3)
+    (logdir / "progress.csv").write_text("frames\n100\n")
+    assert study(*args).returncode == 0
+    checkpoint.save(logdir, model, [], {"frames": 200, "meta": {"game": "pong", "preset": "fast"}}, keep=3)
+    (logdir / "progress.csv").unlink()
+    result = study(*args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    kept = out / "runs" / "pong" / "impala_t20"
+    assert [c.name for c in checkpoint.list_checkpoints(kept)] == ["ckpt-000000000200"]
+    assert not (kept / "progress.csv").exists()  # the old copy went whole, not merged into
+    assert [p.name for p in kept.parent.iterdir()] == ["impala_t20"]  # no partial or old copy beside it

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from eac3_tf.checkpoint import list_checkpoints  # noqa: E402
 from eac3_tf.config import PAPER_GAMES, camel_game  # noqa: E402
 from eac3_tf.envs import game_id  # noqa: E402
-from eac3_tf.io import write_json, write_text  # noqa: E402
+from eac3_tf.io import copy_folder, write_json, write_text  # noqa: E402
 
 STAGES = ("train", "curve", "evaluate", "export", "checkpoint", "faithfulness", "table")
 
@@ -208,10 +208,7 @@ def keep_checkpoint(logdir: Path, results: Path) -> Path:
         raise SystemExit(f"suite stopped: {logdir} has no checkpoint to keep; run the train stage first")
     dest = results / "checkpoint" / ckpts[-1].name
     if not dest.is_dir():
-        tmp = dest.with_name(f".{dest.name}.partial")  # not ckpt-*: never taken for a checkpoint
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(ckpts[-1], tmp)
-        tmp.rename(dest)
+        copy_folder(ckpts[-1], dest)  # built under a hidden name, never taken for a checkpoint
     return dest
 
 
