@@ -108,3 +108,24 @@ def test_the_reset_words_name_the_no_op_frames_the_fire_and_which_frames_an_agen
     assert pooled.endswith("frameskip with a max over the last two frames of each skip)")
     last = reset_sequence(EnvConfig(game="pong", noop_max=30, maxpool=False), noop_max=0)
     assert last.startswith("reset_game(), FIRE for one frame;") and last.endswith("the last frame of each skip alone)")
+
+
+def test_pong_moves_the_players_paddle_on_even_frames_only_so_a_max_of_two_frames_sees_the_phase():
+    """Why `EnvConfig.maxpool` exists: with frames (2k, 2k+1) pooled the paddle is drawn once, with
+    (2k+1, 2k+2) it is drawn at two heights while it moves; the last frame alone looks the same on both."""
+    from ale_py import ALEInterface, LoggerMode, roms
+
+    ALEInterface.setLoggerMode(LoggerMode.Error)
+    ale = ALEInterface()
+    ale.setFloat("repeat_action_probability", 0.0)
+    ale.loadROM(str(roms.get_rom_path("pong")))
+    ale.reset_game()
+    actions = ale.getMinimalActionSet()  # NOOP FIRE RIGHT LEFT RIGHTFIRE LEFTFIRE; RIGHT moves the paddle up
+    moved_on = {0: 0, 1: 0}
+    y = ale.getRAM()[51]  # the player's paddle row
+    for frame in range(600):
+        ale.act(actions[2 + (frame // 40) % 2])  # up for 40 frames, down for 40, ...
+        if ale.getRAM()[51] != y:
+            moved_on[ale.getEpisodeFrameNumber() % 2] += 1
+            y = ale.getRAM()[51]
+    assert moved_on[1] == 0 and moved_on[0] > 100
