@@ -69,3 +69,18 @@ def test_keep_again_replaces_the_kept_run_whole_and_leaves_nothing_partial(tmp_p
     assert [c.name for c in checkpoint.list_checkpoints(kept)] == ["ckpt-000000000200"]
     assert not (kept / "progress.csv").exists()  # the old copy went whole, not merged into
     assert [p.name for p in kept.parent.iterdir()] == ["impala_t20"]  # no partial or old copy beside it
+
+
+def test_a_report_of_one_game_keeps_the_rows_and_curves_earlier_reports_wrote(tmp_path):
+    earlier = {"game": "pong", "candidate": "impala_t20", "flags": [], "seed": 0, "command": "c", "source": "s",
+               "frames_so_far": 200, "games": 2, "mean100_at": {"2.5M": None, "5M": None, "10M": -3.0}, "auc": -3.0,
+               "frames_per_sec": 1.0, "wall_hours": 0.1}
+    (tmp_path / "study.json").write_text(json.dumps({"rows": [earlier]}))
+    (tmp_path / "pong_impala_t20.csv").write_text("frames,wall_seconds,mean100_score\n100,1.0,-5.0\n200,2.0,-3.0\n")
+    result = study("--stages", "report", "--games", "Qbert", "--candidates", "fast", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = json.loads((tmp_path / "study.json").read_text())["rows"]
+    assert [(r["game"], r["candidate"]) for r in rows] == [("pong", "impala_t20"), ("qbert", "fast")]
+    assert rows[0] == earlier
+    assert "| Pong | impala_t20 | — | — | -3 | -3 |" in (tmp_path / "study.md").read_text()
+    assert (tmp_path / "pong.png").stat().st_size > 0

@@ -15,6 +15,7 @@ stage copies each run's folder (curves, run.json, newest checkpoint) to `results
 from __future__ import annotations
 
 import csv
+import json
 import math
 import shlex
 import shutil
@@ -41,6 +42,8 @@ CANDIDATES: dict[str, dict] = {
     "fast": {"baseline": {"pong": "results/pong/suite_10m/curve.csv", "qbert": "results/qbert/curve.csv"},
              "flags": ["--preset", "fast", "--life_loss_terminal"]},
     "impala_t20": {"flags": ["--preset", "impala", "--t_max", "20", "--lr_schedule", "linear", *SETTINGS]},
+    "impala_t20_last": {"flags": ["--preset", "impala", "--t_max", "20", "--lr_schedule", "linear", *SETTINGS,
+                                  "--nomaxpool"]},
     "impala_t5": {"flags": ["--preset", "impala", "--lr_schedule", "linear", *SETTINGS]},
     "fast_t20": {"flags": ["--preset", "fast", "--t_max", "20", "--lr_schedule", "linear", *SETTINGS]},
 }
@@ -85,21 +88,24 @@ def keep(game: str, name: str, runs: Path, kept: Path) -> None:
     print(f"kept {ckpts[-1]} in {dest}", flush=True)
 
 
+def _curve_file(path: Path) -> dict:
+    rows = list(csv.DictReader(open(path)))
+    return {"frames": [float(r["frames"]) for r in rows], "wall": [float(r["wall_seconds"]) for r in rows],
+            "curve": [float(r["mean100_score"]) for r in rows]}
+
+
 def read_run(game: str, name: str, runs: Path, kept: Path) -> dict | None:
     """Frames, wall seconds and mean-of-100 curve of one run (a training folder, or a baseline curve CSV)."""
     spec = CANDIDATES[name]
     if "baseline" in spec:
-        path = ROOT / spec["baseline"][game]
-        rows = list(csv.DictReader(open(path)))
-        frames = [float(r["frames"]) for r in rows]
-        return {"frames": frames, "wall": [float(r["wall_seconds"]) for r in rows],
-                "curve": [float(r["mean100_score"]) for r in rows], "source": spec["baseline"][game]}
+        return {**_curve_file(ROOT / spec["baseline"][game]), "source": spec["baseline"][game]}
     for folder in (runs / game / name, kept / game / name):
         path = folder / "episodes.csv"
         if path.is_file() and path.stat().st_size:
             rows = sorted(csv.DictReader(open(path)), key=lambda r: float(r["frames"]))
+            source = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
             return {"frames": [float(r["frames"]) for r in rows], "wall": [float(r["wall_seconds"]) for r in rows],
-                    "curve": list(rolling_mean([float(r["score"]) for r in rows])), "source": str(folder)}
+                    "curve": list(rolling_mean([float(r["score"]) for r in rows])), "source": str(source)}
     return None
 
 
@@ -130,7 +136,7 @@ def markdown(rows: list[dict], budget: int) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join([camel_game(r["game"]), r["candidate"],
-                                         *[_show(v) for v in r["mean100_at"].values()], _show(r["auc"]),
+                                         *[_show(r["mean100_at"].get(f"{m / 1e6:g}M")) for m in MARKS], _show(r["auc"]),
                                          f"{r['frames_so_far'] / 1e6:.2f}M", _show(r["frames_per_sec"]),
                                          _show(r["wall_hours"]), "`" + " ".join(r["flags"]) + "`"]) + " |")
     return "\n".join(lines)
@@ -159,24 +165,31 @@ def plot(game: str, runs: dict[str, dict], out: Path) -> None:
 
 
 def report(games: list[str], names: list[str], args, runs: Path, kept: Path, out: Path) -> None:
-    rows = []
+    """Tabulate the runs found now; rows and curves of earlier reports stay, so a report of one game keeps the rest."""
+    old = json.loads((out / "study.json").read_text())["rows"] if (out / "study.json").is_file() else []
+    fresh = {}
     for game in games:
-        found = {}
         for name in names:
             run = read_run(game, name, runs, kept)
             if run is None:
                 continue
-            found[name] = run
-            rows.append(summarize(game, name, run, args.frames, args))
+            fresh[game, name] = summarize(game, name, run, args.frames, args)
             step = max(1, len(run["frames"]) // 400)
             lines = ["frames,wall_seconds,mean100_score"] + [
                 f"{int(f)},{w:.1f},{c:.3f}" for f, w, c in
                 list(zip(run["frames"], run["wall"], run["curve"], strict=True))[::step]]
             write_text(out / f"{game}_{name}.csv", "\n".join(lines) + "\n")
-        if found:
-            plot(game, found, out / f"{game}.png")
-    table = markdown(rows, args.frames)
-    write_json(out / "study.json", {"budget_frames": args.frames, "marks": list(MARKS), "rows": rows,
+    rows = {(r["game"], r["candidate"]): r for r in old} | fresh
+    order = list(CANDIDATES)
+    ordered = sorted(rows.values(), key=lambda r: (r["game"], order.index(r["candidate"])
+                                                     if r["candidate"] in order else len(order), r["candidate"]))
+    for game in sorted({g for g, _ in rows}):
+        curves = {name: _curve_file(out / f"{g}_{name}.csv") for g, name in rows
+                  if g == game and (out / f"{g}_{name}.csv").is_file()}
+        if curves:
+            plot(game, curves, out / f"{game}.png")
+    table = markdown(ordered, args.frames)
+    write_json(out / "study.json", {"budget_frames": args.frames, "marks": list(MARKS), "rows": ordered,
                                            "protocol": "training games under ALE v5 settings (sticky actions "
                                            "0.25, full games to game over, 108,000-frame cap)"})
     write_text(out / "study.md", "# Sample-efficiency study\n\n" + table + "\n")
