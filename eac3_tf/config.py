@@ -154,6 +154,13 @@ class A3CConfig:
     max_bad_updates: int = 100  # non-finite updates skipped before training stops
 
 
+
+# What a plain `python -m eac3_tf.train` runs: the sample-efficiency study's winner at 10M frames on Pong and
+# Qbert (results/study/). The dataclasses above stay the neutral defaults library code and tests build on.
+DEFAULT_PRESET = "impala"
+DEFAULT_A3C = A3CConfig(t_max=20, lr_schedule="linear", life_loss_terminal=True)
+DEFAULT_RESET_NOOP_FRAMES = 30  # emulator frames, training only
+
 LR_SCHEDULES = ("constant", "linear")
 
 

@@ -26,7 +26,17 @@ import numpy as np
 
 from eac3_tf import checkpoint
 from eac3_tf.cli import UsageError, check_output_folder
-from eac3_tf.config import LR_SCHEDULES, A3CConfig, EnvConfig, ModelConfig, ObsConfig, RunConfig
+from eac3_tf.config import (
+    DEFAULT_A3C,
+    DEFAULT_PRESET,
+    DEFAULT_RESET_NOOP_FRAMES,
+    LR_SCHEDULES,
+    A3CConfig,
+    EnvConfig,
+    ModelConfig,
+    ObsConfig,
+    RunConfig,
+)
 from eac3_tf.io import write_json, write_text
 
 BACKENDS = ("threads", "ray")
@@ -323,23 +333,24 @@ def _define_flags() -> None:
 
     defaults = RunConfig()
     flags.DEFINE_string("game", "Pong", "ALE game, e.g. Pong, Qbert, SpaceInvaders (any ALE game).")
-    flags.DEFINE_string("preset", "fast", "Network preset: fast, paper or impala.")
+    flags.DEFINE_string("preset", DEFAULT_PRESET, "Network preset: impala, fast or paper.")
     flags.DEFINE_integer("frames", defaults.frames, "Frames to train for (agent steps x frameskip).")
     flags.DEFINE_integer("workers", defaults.workers, "A3C worker threads (default: CPU cores).")
-    flags.DEFINE_integer("envs_per_worker", A3CConfig.envs_per_worker, "Envs each worker steps as a batch.")
+    flags.DEFINE_integer("envs_per_worker", DEFAULT_A3C.envs_per_worker, "Envs each worker steps as a batch.")
     flags.DEFINE_string("logdir", None, "Run folder: checkpoints, TensorBoard, CSV curves (default runs/<game>).")
     flags.DEFINE_integer("seed", defaults.seed, "Random seed.")
-    flags.DEFINE_float("learning_rate", A3CConfig.learning_rate, "Shared RMSProp step size at frame 0.")
-    flags.DEFINE_enum("lr_schedule", A3CConfig.lr_schedule, list(LR_SCHEDULES),
+    flags.DEFINE_float("learning_rate", DEFAULT_A3C.learning_rate, "Shared RMSProp step size at frame 0.")
+    flags.DEFINE_enum("lr_schedule", DEFAULT_A3C.lr_schedule, list(LR_SCHEDULES),
                       "constant, or linear: decays to 0 at --frames (a resumed run continues the decay).")
-    flags.DEFINE_float("entropy_beta", A3CConfig.entropy_beta, "Weight of the entropy bonus.")
-    flags.DEFINE_integer("t_max", A3CConfig.t_max, "Agent steps each env rolls out before an update (the n of "
+    flags.DEFINE_float("entropy_beta", DEFAULT_A3C.entropy_beta, "Weight of the entropy bonus.")
+    flags.DEFINE_integer("t_max", DEFAULT_A3C.t_max, "Agent steps each env rolls out before an update (the n of "
                          "the n-step returns).")
-    flags.DEFINE_bool("life_loss_terminal", A3CConfig.life_loss_terminal,
+    flags.DEFINE_bool("life_loss_terminal", DEFAULT_A3C.life_loss_terminal,
                       "Treat a lost life as the end of an episode for learning (no bootstrapping across it), as "
                       "baselines' EpisodicLifeEnv does; scores are still whole games.")
-    flags.DEFINE_integer("reset_noop_frames", 0, "Training only: a uniform 0..N-1 no-op emulator frames at every "
-                         "reset, so the agent does not learn one frame phase (evaluation keeps its protocol).")
+    flags.DEFINE_integer("reset_noop_frames", DEFAULT_RESET_NOOP_FRAMES, "Training only: a uniform 0..N-1 "
+                         "no-op emulator frames at every reset, so the agent does not learn one frame phase "
+                         "(evaluation keeps its protocol); 0: none.")
     flags.DEFINE_bool("maxpool", EnvConfig.maxpool, "An observation is the max of the last two frames of a skip; "
                       "--nomaxpool: the last frame alone, as gymnasium's ALE/<Game>-v5 gives it.")
     flags.DEFINE_bool("resume", False, "Continue from the newest valid checkpoint in --logdir.")
@@ -383,9 +394,9 @@ def main() -> int:
         raise UsageError(f"--learning_rate must be in (0, 1), got {f.learning_rate}")
     if not 0 <= f.entropy_beta < 1:
         raise UsageError(f"--entropy_beta must be in [0, 1), got {f.entropy_beta}")
-    a3c_cfg = A3CConfig(t_max=f.t_max, envs_per_worker=f.envs_per_worker, learning_rate=f.learning_rate,
-                        lr_schedule=f.lr_schedule, entropy_beta=f.entropy_beta,
-                        life_loss_terminal=f.life_loss_terminal)
+    a3c_cfg = dataclasses.replace(DEFAULT_A3C, t_max=f.t_max, envs_per_worker=f.envs_per_worker,
+                                  learning_rate=f.learning_rate, lr_schedule=f.lr_schedule,
+                                  entropy_beta=f.entropy_beta, life_loss_terminal=f.life_loss_terminal)
     run_cfg = RunConfig(frames=f.frames, workers=f.workers, logdir=f.logdir or f"runs/{game}", seed=f.seed,
                         checkpoint_every=f.checkpoint_every, log_every=f.log_every)
     meta = {"game": game, "preset": f.preset, "env": dataclasses.asdict(env_cfg),

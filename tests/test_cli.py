@@ -32,6 +32,15 @@ def test_train_prints_progress_and_saves_a_checkpoint(pong_run):
     assert (logdir / "progress.csv").is_file() and list((logdir / "tb").iterdir())
 
 
+def test_a_plain_run_trains_the_studys_winner(pong_run):
+    """No flags: the IMPALA torso, 20-step rollouts, a linear decay, life loss ends learning, random reset no-ops."""
+    logdir, _ = pong_run
+    meta = checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])["meta"]
+    assert meta["preset"] == "impala" and meta["model"]["torso"] == "residual"
+    assert (meta["a3c"]["t_max"], meta["a3c"]["lr_schedule"], meta["a3c"]["life_loss_terminal"]) == (20, "linear", True)
+    assert meta["env"]["noop_max"] == 30
+
+
 def test_resume_continues_the_frame_counter_with_new_learning_settings(pong_run):
     """Resuming with other settings fine-tunes: here shorter rollouts, random reset no-ops, the last frame only."""
     logdir, _ = pong_run
