@@ -8,6 +8,8 @@ the `eac3_tf.envs.BatchEnv` contract, so the very worker code that trains Atari 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 OPTIMAL_RETURN = 1.0
@@ -68,3 +70,28 @@ def toy_model_config():
     from eac3_tf.config import ConvSpec, ModelConfig, ObsConfig
 
     return ModelConfig(name="toy", obs=ObsConfig(grayscale=True, stack=1), convs=(ConvSpec(16, 3),), dense=64)
+
+
+# How Catch is trained wherever a learnt toy agent is needed (the learning test, the quick start, the
+# faithfulness tool's pointing game): 2 workers x 16 games, a higher step size than Atari's.
+CATCH_ENVS = 16
+CATCH_LEARNING_RATE = 2e-3
+CATCH_FRAMES = 100_000
+
+
+def train_catch(logdir: str, seed: int = 0, frames: int = CATCH_FRAMES, workers: int = 2,
+                log: Callable[[str], None] = print, log_every: float = 60.0):
+    """Train a Catch agent with the threaded A3C that trains Atari; returns its `TrainResult`."""
+    import tensorflow as tf
+
+    from eac3_tf.config import A3CConfig, RunConfig
+    from eac3_tf.model import build_model
+    from eac3_tf.train import train
+
+    tf.keras.utils.set_random_seed(seed)
+    cfg = toy_model_config()
+    run = RunConfig(frames=frames, workers=workers, logdir=logdir, seed=seed, checkpoint_every=frames // 2,
+                    log_every=log_every)
+    return train(lambda i: CatchBatchEnv(CATCH_ENVS), lambda: build_model((10, 5, 1), 3, cfg),
+                 A3CConfig(envs_per_worker=CATCH_ENVS, learning_rate=CATCH_LEARNING_RATE), run,
+                 {"game": "catch", "preset": "toy"}, log=log)

@@ -6,12 +6,10 @@ import numpy as np
 import tensorflow as tf
 
 from eac3_tf import checkpoint
-from eac3_tf.config import A3CConfig, RunConfig
 from eac3_tf.evaluate import play_episodes
 from eac3_tf.model import build_model
 from eac3_tf.policy import sample_actions
-from eac3_tf.toy import OPTIMAL_RETURN, CatchBatchEnv, toy_model_config
-from eac3_tf.train import train
+from eac3_tf.toy import OPTIMAL_RETURN, CatchBatchEnv, toy_model_config, train_catch
 
 CFG = toy_model_config()
 
@@ -33,11 +31,8 @@ def mean_score(model, episodes=320, seed=1):
 def test_threaded_a3c_learns_catch_to_90_percent_of_optimal_within_90_seconds(tmp_path):
     tf.keras.utils.set_random_seed(0)
     untrained = mean_score(make_model())
-    run = RunConfig(frames=100_000, workers=2, logdir=str(tmp_path), seed=0, checkpoint_every=50_000, log_every=60)
-    a3c_cfg = A3CConfig(envs_per_worker=16, learning_rate=2e-3)
     t0 = time.time()
-    result = train(lambda i: CatchBatchEnv(16), make_model, a3c_cfg, run, {"game": "catch", "preset": "toy"},
-                   log=lambda s: None)
+    result = train_catch(str(tmp_path), seed=0, log=lambda s: None)
     seconds = time.time() - t0
     trained = mean_score(checkpoint.load(result.checkpoint).model)
     print(f"catch: untrained {untrained:.3f}, trained {trained:.3f} after {result.frames} frames in {seconds:.1f} s")

@@ -128,20 +128,9 @@ def record_game(model, meta: dict, steps: int, seed: int):
 
 def train_toy(seed: int, logdir: Path):
     """A Catch agent trained exactly as tests/test_learning.py trains one."""
-    import tensorflow as tf
+    from eac3_tf.toy import train_catch
 
-    from eac3_tf.config import A3CConfig, RunConfig
-    from eac3_tf.model import build_model
-    from eac3_tf.toy import CatchBatchEnv, toy_model_config
-    from eac3_tf.train import train
-
-    tf.keras.utils.set_random_seed(seed)
-    cfg = toy_model_config()
-    run = RunConfig(frames=100_000, workers=2, logdir=str(logdir), seed=seed, checkpoint_every=50_000, log_every=60)
-    result = train(lambda i: CatchBatchEnv(16), lambda: build_model((10, 5, 1), 3, cfg),
-                   A3CConfig(envs_per_worker=16, learning_rate=2e-3), run, {"game": "catch", "preset": "toy"},
-                   log=lambda s: None)
-    return checkpoint.load(result.checkpoint, with_optimizer=False)
+    return checkpoint.load(train_catch(str(logdir), seed=seed, log=lambda s: None).checkpoint, with_optimizer=False)
 
 
 def record_toy(model, steps: int, seed: int) -> tuple[np.ndarray, float]:
