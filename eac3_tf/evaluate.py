@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from eac3_tf.cli import UsageError
-from eac3_tf.config import EnvConfig
 from eac3_tf.io import write_json, write_text
 from eac3_tf.policy import greedy_actions, sample_actions
 
@@ -94,7 +93,7 @@ def main() -> int:
     from absl import flags
 
     from eac3_tf import checkpoint
-    from eac3_tf.config import PRESETS
+    from eac3_tf.agent import agent_spec
 
     f = flags.FLAGS
     if not f.checkpoint:
@@ -112,23 +111,21 @@ def main() -> int:
             raise UsageError(f"--output folder {out.parent} " + (
                 "is a file, not a folder" if out.parent.exists() else "does not exist") +
                 "; give a path in an existing folder")
-    path = checkpoint.resolve(f.checkpoint)
-    checkpoint.verify_agent(path)  # a damaged checkpoint fails here, before TensorFlow is loaded
+    agent = agent_spec(f.checkpoint)  # a damaged checkpoint fails here, before TensorFlow is loaded
+    path = agent.path
     from eac3_tf.cli import import_tensorflow_quietly
 
     tf = import_tensorflow_quietly()
     ckpt = checkpoint.load(path, with_optimizer=False)
-    meta = ckpt.state["meta"]
 
     from tqdm import tqdm
 
     from eac3_tf.envs import AtariBatchEnv
 
-    model_cfg = PRESETS[meta["preset"]]
     protocol = PROTOCOLS[f.protocol]
-    env_cfg = dataclasses.replace(EnvConfig(**meta["env"]), max_episode_frames=f.max_frames, **protocol)
+    env_cfg = dataclasses.replace(agent.env, max_episode_frames=f.max_frames, **protocol)
     envs = min(f.envs, f.episodes)
-    env = AtariBatchEnv(env_cfg, model_cfg.obs, envs)
+    env = AtariBatchEnv(env_cfg, agent.obs, envs)
     model = ckpt.model
     if tuple(model.input_shape[1:]) != env.obs_shape or model.outputs[0].shape[-1] != env.num_actions:
         raise UsageError(f"checkpoint {path} expects inputs {model.input_shape[1:]}, but {env_cfg.game} gives "
@@ -152,9 +149,9 @@ def main() -> int:
     env.close()
     scores = [s for s, _ in results]
     summary = summarize(scores)
-    frames = int(ckpt.state.get("frames", 0))
+    frames = agent.frames_trained
     report = {
-        "game": env_cfg.game, "preset": meta["preset"], "checkpoint": str(path), "frames_trained": frames,
+        "game": env_cfg.game, "preset": agent.preset, "checkpoint": str(path), "frames_trained": frames,
         **summary,
         "protocol": {"name": f.protocol, "env": "ale-py vector interface, AtariVectorEnv settings",
                      "frameskip": env_cfg.frameskip, "max_pool_last_two_frames": env_cfg.maxpool,

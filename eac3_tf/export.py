@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 
 from eac3_tf import checkpoint
+from eac3_tf.agent import agent_spec
 from eac3_tf.card import CARD_NAME, CARD_VERSION, Card
 from eac3_tf.cli import UsageError
-from eac3_tf.config import PRESETS, EnvConfig, ObsConfig
-from eac3_tf.envs import action_names
+from eac3_tf.config import EnvConfig, ObsConfig
 
 POLICY_ONNX, POLICY_TFLITE, CAM_ONNX = "policy.onnx", "policy.tflite", "policy_cam.onnx"
 CARD = CARD_NAME
@@ -464,12 +464,8 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
         raise UsageError(f"--parity_frames must be a positive integer, got {parity_frames}")
     if not (tolerance >= 0 and math.isfinite(tolerance)):
         raise UsageError(f"--tolerance must be a finite number >= 0, got {tolerance}")
-    path = checkpoint.resolve(checkpoint_path)
-    state = checkpoint.verify_agent(path)  # a damaged checkpoint fails here, before TensorFlow is loaded
-    meta = state["meta"]
-    env_cfg = EnvConfig(**meta["env"])
-    obs = ObsConfig(**meta["model"]["obs"]) if isinstance(meta.get("model"), dict) else PRESETS[meta["preset"]].obs
-    frames_trained = int(state.get("frames", 0))
+    agent = agent_spec(checkpoint_path)  # a damaged checkpoint fails here, before TensorFlow is loaded
+    path, env_cfg, obs, frames_trained = agent.path, agent.env, agent.obs, agent.frames_trained
     evaluation = evaluation_entry(Path(eval_path), env_cfg.game, frames_trained) if eval_path else None
 
     from eac3_tf.cli import import_tensorflow_quietly
@@ -507,11 +503,11 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
         card = {
             "card_version": CARD_VERSION,
             "game": env_cfg.game,
-            "preset": meta["preset"],
+            "preset": agent.preset,
             "frames_trained": frames_trained,
             "checkpoint": {"path": str(path), "model_keras_sha256": checkpoint.sha256(path / "model.keras")},
             "num_actions": num_actions,
-            "action_names": list(action_names(env_cfg.game, env_cfg.full_action_space)),
+            "action_names": list(agent.action_names),
             "preprocessing": card_preprocessing(obs),
             "env": dataclasses.asdict(env_cfg),
             "reset": _reset_entry(env_cfg, evaluation),

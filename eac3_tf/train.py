@@ -68,7 +68,7 @@ def check_logdir(logdir: Path, meta: dict, resume: bool) -> None:
         for key in ("game", "preset"):
             if old.get(key) != meta.get(key):
                 raise UsageError(f"logdir {logdir} holds a run of {key} {old.get(key)!r}, not {meta.get(key)!r}; "
-                                 "choose another --logdir")
+                                 f"pass --{key} {old.get(key)} to continue it, or choose another --logdir")
     if not resume and checkpoint.list_checkpoints(logdir):
         raise UsageError(f"logdir {logdir} already has checkpoints; pass --resume to continue, "
                          "or choose a new --logdir")

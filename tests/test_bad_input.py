@@ -192,7 +192,9 @@ BAD = [
     (T, ["--lr_schedule", "cosine", "--logdir", FRESH], "value should be one of <constant|linear>"),
     (T, ["--bogus_flag", "1", "--logdir", FRESH], "bogus_flag"),
     (T, ["--game", "Qbert", "--logdir", "{run}"], "holds a run of game 'pong', not 'qbert'"),
-    (T, ["--game", "Pong", "--logdir", "{run}"], "already has checkpoints; pass --resume"),
+    (T, ["--game", "Pong", "--preset", "fast", "--logdir", "{run}"], "already has checkpoints; pass --resume"),
+    (T, ["--game", "Pong", "--logdir", "{run}", "--resume"],
+     "holds a run of preset 'fast', not 'impala'; pass --preset fast to continue it"),
     (T, ["--game", "Pong", "--logdir", "{base}/badrun"], "run.json is unreadable; choose a new --logdir"),
     (T, ["--game", "Pong", "--frames", "1000", "--workers", "1", "--envs_per_worker", "1",
          "--logdir", "{base}/a_file/run"], ("a_file", "give a path in a")),  # names the file in the way
@@ -336,7 +338,8 @@ def test_disk_full_while_checkpointing_is_one_line_and_leaves_the_saved_checkpoi
     logdir = tmp_path / "run"
     shutil.copytree(saved["run"], logdir)
     before, before_base = digest(logdir / checkpoint.CKPT_DIR), digest(saved["base"])
-    out = run("train", ["--game", "Pong", "--frames", "1000", "--checkpoint_every", "400", "--workers", "1",
+    out = run("train", ["--game", "Pong", "--preset", "fast", "--frames", "1000", "--checkpoint_every", "400",
+                        "--workers", "1",
                         "--envs_per_worker", "2", "--log_every", "60", "--logdir", str(logdir), "--resume"],
               prelude=DISK_FULL)
     assert out.returncode == 2, (out.stdout[-1000:], out.stderr[-3000:])

@@ -47,10 +47,15 @@ def test_a_qbert_agent_gets_deletion_insertion_randomisation_and_object_checks(t
     assert qbert["deletion_insertion"]["gradcam"]["deletion_auc"]["n"] + \
         qbert["deletion_insertion"]["gradcam"]["deletion_auc"]["undefined"] == 6
     assert qbert["randomization"]["gradcam"]["stages"][-1] == "conv1"
+    removal = qbert["object_removal"]  # erasing each class and re-running the agent
+    assert set(removal["by_class"]) == {"agent", "coily", "gremlin"}
+    assert removal["pairs"] == sum(c["pairs"] for c in removal["by_class"].values())  # Qbert's intro shows none
+    assert ("spearman_mass_vs_kl" in removal) == (removal["pairs"] >= 3)
     assert qbert["randomization"]["perturbation"]["frames"] == 2
     text = out.with_suffix(".md").read_text()
     assert "## Qbert: deletion / insertion AUC" in text and "Catch: not run." in text
     assert "## Qbert: map mass on agent, coily, gremlin" in text and "| current: coily | " in text
+    assert ("## Qbert: object removal" in text) == (removal["pairs"] >= 3)
     assert "No object checks" not in text
     assert "## Catch" not in text
     assert "\nQbert: " in text and " s per frame in all. Command: `python tools/gradcam_faithfulness.py " in text

@@ -26,8 +26,9 @@ import numpy as np
 from absl import flags
 
 from eac3_tf import checkpoint, cli, overlay
+from eac3_tf.agent import agent_spec
 from eac3_tf.cli import UsageError
-from eac3_tf.config import PRESETS, EnvConfig, ObsConfig, camel_game
+from eac3_tf.config import EnvConfig, ObsConfig, camel_game
 from eac3_tf.io import write_with  # noqa: E402
 
 matplotlib.use("Agg")
@@ -150,20 +151,10 @@ def describe_target(target: object, names: tuple[str, ...]) -> str:
 
 def check_agent(spec: str, target_text: str, parsed_target) -> Agent:
     """Resolve and verify a checkpoint and its game, without loading TensorFlow."""
-    from eac3_tf.envs import action_names, game_id
-
-    path = checkpoint.resolve(spec)
-    state = checkpoint.verify_agent(path)  # a damaged checkpoint fails here, before TensorFlow is loaded
-    meta = state["meta"]
-    try:
-        env = EnvConfig(**meta["env"])
-        game = game_id(env.game)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"checkpoint {path} names no playable game ({exc})") from None
-    names = action_names(game, env.full_action_space)
-    target = resolve_target(parsed_target, target_text, game, names)
-    return Agent(path=path, game=game, frames_trained=int(state.get("frames", 0)), preset=meta["preset"],
-                 obs=PRESETS[meta["preset"]].obs, env=env, names=names, target=target)
+    a = agent_spec(spec)  # a damaged checkpoint fails here, before TensorFlow is loaded
+    target = resolve_target(parsed_target, target_text, a.game, a.action_names)
+    return Agent(path=a.path, game=a.game, frames_trained=a.frames_trained, preset=a.preset, obs=a.obs, env=a.env,
+                 names=a.action_names, target=target)
 
 
 def load_frames(spec: str, obs: ObsConfig) -> np.ndarray:

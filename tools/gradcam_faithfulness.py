@@ -38,6 +38,7 @@ Writes OUT.json and OUT.md (each through a temp file and os.replace) and prints 
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -55,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from eac3_tf import checkpoint, cli  # noqa: E402
+from eac3_tf.agent import agent_spec  # noqa: E402
 from eac3_tf.config import camel_game  # noqa: E402
 from eac3_tf.io import write_text  # noqa: E402
 
@@ -89,30 +91,33 @@ def parse_args(argv=None) -> argparse.Namespace:
 # --- recording ------------------------------------------------------------------------------------------
 
 
-def record_game(model, meta: dict, steps: int, seed: int):
+def record_game(model, agent, steps: int, seed: int):
     """Play `steps` agent steps; return the model inputs [T, H, W, C], and, on a game with object colours
     (`sal.OBJECT_COLOURS`), object masks per input at play-area resolution [T, 160, 160] (else None twice):
     {"stack": objects on any of the screens its stack holds (an episode's first screen fills the stack, as
-    FrameStack does), "current": on the newest screen only}, and {class: on the newest screen}."""
-    from eac3_tf.config import PRESETS, EnvConfig
+    FrameStack does), "current": on the newest screen only}, and {class: on the newest screen}; then the screens
+    [T, 210, 160, 3] each input's newest frame came from, and which inputs start an episode [T]."""
     from eac3_tf.envs import AtariBatchEnv
     from eac3_tf.policy import sample_actions
 
-    obs_cfg = PRESETS[meta["preset"]].obs
+    obs_cfg = agent.obs
     rows = (obs_cfg.crop_top, obs_cfg.crop_bottom)
-    env = AtariBatchEnv(EnvConfig(**meta["env"]), obs_cfg, 1)
+    env = AtariBatchEnv(agent.env, obs_cfg, 1)
     rng = np.random.default_rng(seed)
-    known = meta["game"] in sal.OBJECT_COLOURS
+    known = agent.game in sal.OBJECT_COLOURS
 
     def objects() -> dict[str, np.ndarray] | None:
-        return {name: m[0] for name, m in sal.object_masks(meta["game"], env.last_screens, rows).items()} \
+        return {name: m[0] for name, m in sal.object_masks(agent.game, env.last_screens, rows).items()} \
             if known else None
 
     obs = env.reset(seed)
     stack = deque([objects()] * obs_cfg.stack, maxlen=obs_cfg.stack)
-    frames, in_stack, current = [], [], []
-    for _ in tqdm(range(steps), desc=f"{meta['game']}: play", leave=False):
+    frames, in_stack, current, screens, starts = [], [], [], [], []
+    done = np.ones(1, bool)
+    for _ in tqdm(range(steps), desc=f"{agent.game}: play", leave=False):
         frames.append(obs[0])
+        screens.append(env.last_screens[0])
+        starts.append(bool(done[0]))
         if known:
             in_stack.append(np.any([m["objects"] for m in stack], axis=0))
             current.append(stack[-1])
@@ -120,10 +125,10 @@ def record_game(model, meta: dict, steps: int, seed: int):
         stack.extend([objects()] * (obs_cfg.stack if done[0] else 1))
     env.close()
     if not known:
-        return np.stack(frames), None, None
+        return np.stack(frames), None, None, np.stack(screens), np.array(starts)
     masks = {"stack": np.stack(in_stack), "current": np.stack([c["objects"] for c in current])}
     by_class = {name: np.stack([c[name] for c in current]) for name in current[0] if name != "objects"}
-    return np.stack(frames), masks, by_class
+    return np.stack(frames), masks, by_class, np.stack(screens), np.array(starts)
 
 
 def train_toy(seed: int, logdir: Path):
@@ -300,6 +305,60 @@ def randomization_all(model, frames, cascade_n: int, seed: int, pert_kwargs: dic
     return out
 
 
+def object_removal(model, agent, frames: np.ndarray, screens: np.ndarray, starts: np.ndarray, maps: dict) -> dict:
+    """Erase each object class from every screen an input stacks; how far the agent moved, and whether each
+    map's mass on the class ranks those moves (Spearman over the (frame, class) pairs where the class is on the
+    newest screen; random maps are the chance level)."""
+    from eac3_tf.explain import counterfactual as cf
+
+    obs = agent.obs
+    rows = slice(obs.crop_top, obs.crop_bottom)
+    idx = cf.stack_indices(starts, obs.stack)
+    if not np.array_equal(cf.erased_inputs(screens, idx, np.zeros((*idx.shape, 210, 160), bool), obs), frames):
+        raise RuntimeError("the recorded screens do not rebuild the recorded inputs; object removal would be wrong")
+    full = {}
+    for name, m in sal.object_masks(agent.game, screens, (obs.crop_top, obs.crop_bottom)).items():
+        if name != "objects":
+            full[name] = np.zeros(screens.shape[:3], bool)
+            full[name][:, rows] = m
+
+    def agent_fn(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        outs = [model(x[i:i + 256].astype(np.float32), training=False) for i in range(0, len(x), 256)]
+        return (np.concatenate([np.asarray(o[0]) for o in outs]), np.concatenate([np.asarray(o[1]) for o in outs]))
+
+    h, w = frames.shape[1:3]
+    ts, names, kl, dv = [], [], [], []
+    by_class = {}
+    for name, m in full.items():
+        present = np.flatnonzero(m[:, rows].any(axis=(1, 2)))
+        if len(present) == 0:
+            by_class[name] = {"pairs": 0}
+            continue
+        eff = cf.effects(agent_fn, frames[present], cf.erased_inputs(screens, idx[present], m[idx[present]], obs))
+        by_class[name] = {"pairs": int(len(present)), "kl": stats(eff["kl"]), "value_change": stats(eff["value"])}
+        ts += present.tolist()
+        names += [name] * len(present)
+        kl.append(eff["kl"])
+        dv.append(eff["value"])
+    out = {"by_class": by_class, "pairs": len(ts)}
+    if len(ts) < 3:
+        return out
+    ts, kl, dv = np.array(ts), np.concatenate(kl), np.concatenate(dv)
+    masks = sal.downsample_mask(np.stack([full[n][t, rows] for t, n in zip(ts, names, strict=True)]), (h, w))
+    area = masks.mean(axis=(1, 2))
+    for key in ("spearman_mass_vs_kl", "spearman_mass_vs_value_change", "spearman_density_vs_kl"):
+        out[key] = {}
+    for method, m in maps.items():
+        mass = sal.object_mass(m[ts], masks)
+        ok = np.isfinite(mass)
+        # mass grows with an object's area, and so may the change; mass / area share (1.0 = an even map) does not
+        density = mass[ok] / area[ok]
+        out["spearman_mass_vs_kl"][method] = sal.rank_correlation(mass[ok][None], kl[ok][None])
+        out["spearman_mass_vs_value_change"][method] = sal.rank_correlation(mass[ok][None], dv[ok][None])
+        out["spearman_density_vs_kl"][method] = sal.rank_correlation(density[None], kl[ok][None])
+    return out
+
+
 def mass_and_pointing(maps: dict, masks: np.ndarray, tolerance: int) -> dict:
     area = masks.mean(axis=(1, 2))
     out = {"area_share": stats(area), "pointing_tolerance_cells": tolerance}
@@ -328,17 +387,16 @@ def evaluate(model, frames, pert_kwargs: dict, args, timings: dict, tag: str) ->
     return result, maps
 
 
-def run_game(args, timings: dict) -> dict:
+def run_game(args, agent, timings: dict) -> dict:
     t0 = time.perf_counter()
-    ckpt = checkpoint.load(checkpoint.resolve(args.checkpoint), with_optimizer=False)
-    model, meta = ckpt.model, ckpt.state["meta"]
+    model = checkpoint.load(agent.path, with_optimizer=False).model
     t = time.perf_counter()
-    frames, object_masks, class_masks = record_game(model, meta, args.frames, args.seed)
+    frames, object_masks, class_masks, screens, starts = record_game(model, agent, args.frames, args.seed)
     timings["record"] = time.perf_counter() - t
     h, w = frames.shape[1:3]
-    result, maps = evaluate(model, frames, {"patch": 5.0, "stride": 5, "sigma": 3.0}, args, timings, meta["game"])
-    result = {"checkpoint": str(ckpt.path), "game": meta["game"], "preset": meta["preset"],
-              "frames_trained": int(ckpt.state["frames"]), "env": meta["env"], **result}
+    result, maps = evaluate(model, frames, {"patch": 5.0, "stride": 5, "sigma": 3.0}, args, timings, agent.game)
+    result = {"checkpoint": str(agent.path), "game": agent.game, "preset": agent.preset,
+              "frames_trained": agent.frames_trained, "env": dataclasses.asdict(agent.env), **result}
     if object_masks is not None:
         t = time.perf_counter()
         result["objects"] = {which: mass_and_pointing(maps, sal.downsample_mask(m, (h, w)),
@@ -348,6 +406,9 @@ def run_game(args, timings: dict) -> dict:
                                                               result["gradcam_cell_px"])
                                       for name, m in class_masks.items()}
         timings["objects"] = time.perf_counter() - t
+        t = time.perf_counter()
+        result["object_removal"] = object_removal(model, agent, frames, screens, starts, maps)
+        timings["object_removal"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     result["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     result["seconds_per_frame"] = round(timings["total"] / len(frames), 4)
@@ -434,7 +495,7 @@ def markdown(report: dict) -> str:
             lines.append(f"| {name} ({r['frames']}) | " + " | ".join(pm(s, 2) for s in r["spearman"])
                          + f" | {pm(res['spearman_with_blur_change'][name], 2)} |")
         lines.append("")
-    lines += objects_markdown(atari) + (toy_markdown(toy) if toy else [])
+    lines += objects_markdown(atari) + removal_markdown(atari) + (toy_markdown(toy) if toy else [])
     keys = sorted(set().union(*(res["timings_s"] for _, res in tasks)))
     lines += ["## Timings (seconds)", "", "| task | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for task, res in tasks:
@@ -469,6 +530,27 @@ def objects_markdown(atari: dict) -> list[str]:
                     "object (Chebyshev distance on the 80x80 input). A frame whose mask is empty counts as a "
                     "pointing miss for every map alike, so a class that is often off screen scores low for all.",
                     ""]
+
+
+def removal_markdown(atari: dict) -> list[str]:
+    """What erasing each object class did to the agent, and how well each map's mass on it predicted that."""
+    removal = atari.get("object_removal")
+    if not removal or "spearman_mass_vs_kl" not in removal:
+        return []
+    lines = [f"## {camel_game(atari['game'])}: object removal (erase a class from the stacked screens, re-run "
+             "the agent)", "", "| class | frames showing it | policy KL (nats) | abs. value change |",
+             "|---|---|---|---|"]
+    for name, c in removal["by_class"].items():
+        if c["pairs"]:
+            lines.append(f"| {name} | {c['pairs']} | {pm(c['kl'], 4)} | {pm(c['value_change'], 3)} |")
+    lines += ["", f"Spearman over the {removal['pairs']} (frame, class) pairs; the `random` row is the chance level.",
+              "", "| map | mass vs policy KL | mass / area share vs policy KL | mass vs value change |",
+              "|---|---|---|---|"]
+    for name in removal["spearman_mass_vs_kl"]:
+        lines.append(f"| {name} | {removal['spearman_mass_vs_kl'][name]:.2f} | "
+                     f"{removal['spearman_density_vs_kl'][name]:.2f} | "
+                     f"{removal['spearman_mass_vs_value_change'][name]:.2f} |")
+    return lines + [""]
 
 
 def toy_markdown(toy: dict) -> list[str]:
@@ -527,7 +609,7 @@ def main(argv=None) -> int:
         if getattr(args, name) > 100_000:
             raise cli.UsageError(f"--{name} must be 1..100000, got {getattr(args, name)}")
     # every check before TensorFlow loads; a damaged checkpoint is one line, not a traceback from Keras
-    state = checkpoint.verify_agent(checkpoint.resolve(args.checkpoint))
+    agent = agent_spec(args.checkpoint)
     if args.toy_checkpoint and args.skip_toy:
         raise cli.UsageError("--toy_checkpoint and --skip_toy contradict each other: give one")
     if args.toy_checkpoint:
@@ -539,10 +621,10 @@ def main(argv=None) -> int:
     from eac3_tf import saliency as sal
 
     tf.keras.utils.set_random_seed(args.seed)
-    game = state["meta"]["game"]
+    game = agent.game
     settings = {"game": game, "seed": args.seed, "steps": STEPS, "blur_sigma": BLUR_SIGMA, "baseline": "blur",
                 "command": "python tools/gradcam_faithfulness.py " + " ".join(sys.argv[1:] if argv is None else argv)}
-    report = {"settings": settings, game: run_game(args, {})}
+    report = {"settings": settings, game: run_game(args, agent, {})}
     if not args.skip_toy:
         report["toy"] = run_toy(args, {})
     text = markdown(report)
