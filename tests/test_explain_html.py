@@ -6,6 +6,7 @@ The browser tests never skip: without Chromium they fail and say how to install 
 
 import base64
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -99,6 +100,28 @@ def test_the_page_is_one_file_that_fetches_nothing():
     links = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", page)
     assert links and all(u.startswith("data:") for u in links), links
     assert "https://" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_the_page_is_its_package_data_with_the_style_and_script_inline_and_one_json_block():
+    page = page_module.build_html([recording()], title="%DATA% </script> & co", command="python x.py --y '<z>'")
+    assert page_module.asset("page.css") in page and page_module.asset("page.js") in page
+    # what a title or a command holds is data: never a slot filled again, never the end of the JSON's element
+    head, block, tail = re.split(r'<script type="application/json" id="explainer-data">(.*?)</script>', page,
+                                 flags=re.S)
+    assert page.count("<script") == 2 and re.search(r"%(STYLE|SCRIPT|DATA)%", head + tail) is None
+    data = json.loads(block)
+    assert data["title"] == "%DATA% </script> & co" and data["command"] == "python x.py --y '<z>'"
+    assert data["overlays"] == list(page_module.OVERLAYS) and len(data["agents"]) == 1
+
+
+def test_the_overlays_the_tool_accepts_are_the_pages_radio_buttons_in_order():
+    radios = re.findall(r'<input type="radio" name="overlay" value="(\w+)"', page_module.asset("page.html"))
+    assert tuple(radios) == page_module.OVERLAYS
+
+
+def test_the_assets_are_what_the_package_ships():
+    with pytest.raises(ValueError, match="unknown page asset 'page.svg'"):
+        page_module.asset("page.svg")
 
 
 # ------------------------------------------------------------------------------------- the command line
@@ -248,6 +271,11 @@ def test_the_page_loads_from_a_file_url_with_no_console_errors_and_a_column_per_
     assert severe(browser) == []
     assert len(browser.find_elements(By.CSS_SELECTOR, "article.agent")) == 2
     assert browser.find_element(By.ID, "frame-label").text == f"frame 1 / {FRAMES} \u00b7 agent step 100"
+    # the script fills the title and the command in from the page's JSON
+    title = page_data(browser)["title"]
+    assert title.startswith("Grad-CAM explainer \u00b7 Pong") and browser.title == title
+    assert browser.find_element(By.ID, "page-title").text == title
+    assert browser.find_element(By.ID, "command").text.startswith("python tools/explain_html.py --checkpoint ")
     # nothing but the page itself was loaded: images are data URIs, and the CSP would block anything else
     loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert [u for u in loaded if not u.startswith("data:")] == []
