@@ -6,13 +6,13 @@ arrays. The page's document, look and behaviour are package data beside this mod
 script into the document and writes the recordings as one JSON block, which is all the script reads.
 
 The page carries its frames as PNG data URIs and its Grad-CAM maps at the layer's resolution as base64
-uint8 arrays (10x10 for the `fast` preset: 100 bytes a map, so every action's map of every frame fits in
-a few hundred kB); its script resizes a map to the model input exactly as `gradcam.explain` does
-(bilinear, half-pixel centres, the `tf.image.resize` convention), enlarges it to the play area by nearest
-neighbour as `overlay.upsample_map` does, colours it through the colormap's 256-entry table as
-`overlay.heat_overlay` does, and lays it over the frame at opacity alpha. The page fetches nothing: a
-Content-Security-Policy allows only inline script and style and `data:` images, which is why the style
-and the script are inlined rather than linked.
+uint8 arrays (10x10 for the `fast` preset: 100 bytes a map against 25,600 pixels of the play area, so
+every action's map of every frame can be stored); its script resizes a map to the model input exactly as
+`gradcam.explain` does (bilinear, half-pixel centres, the `tf.image.resize` convention), enlarges it to
+the play area by nearest neighbour as `overlay.upsample_map` does, colours it through the colormap's
+256-entry table as `overlay.heat_overlay` does, and lays it over the frame at opacity alpha. The page
+fetches nothing: a Content-Security-Policy allows only inline script and style and `data:` images, which
+is why the style and the script are inlined rather than linked.
 """
 
 from __future__ import annotations
@@ -24,8 +24,12 @@ import importlib.resources
 import json
 import math
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from eac3_tf.saliency import DeletionInsertion  # loads TensorFlow: for the annotations only
 
 # Colours of the action lines and bars (matplotlib's tab10), cycled for games with more actions.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -155,7 +159,8 @@ def _stats(x: np.ndarray) -> list[float]:
     return [round(float(x.mean()), 4), round(float(x.std()), 4)]
 
 
-def faithfulness_summary(gradcam, random, steps: int, blur_sigma: float, seconds: float) -> dict:
+def faithfulness_summary(gradcam: DeletionInsertion, random: DeletionInsertion, steps: int, blur_sigma: float,
+                         seconds: float) -> dict:
     """Deletion/insertion results of Grad-CAM and of random maps on the same frames, as the page shows them.
 
     Args:
@@ -170,7 +175,7 @@ def faithfulness_summary(gradcam, random, steps: int, blur_sigma: float, seconds
         A JSON-ready dict: mean and std of each AUC, the mean curves, and the share of frames on which
         Grad-CAM beats random (lower deletion AUC, higher insertion AUC; ties count half).
     """
-    def method(r) -> dict:
+    def method(r: DeletionInsertion) -> dict:
         return {"deletion_auc": _stats(r.deletion_auc), "insertion_auc": _stats(r.insertion_auc),
                 "deletion_curve": np.round(np.mean(r.deletion, axis=0), 4).tolist(),
                 "insertion_curve": np.round(np.mean(r.insertion, axis=0), 4).tolist()}
@@ -187,7 +192,7 @@ def faithfulness_summary(gradcam, random, steps: int, blur_sigma: float, seconds
 
 
 def png_data_uri(image: np.ndarray) -> str:
-    """A uint8 RGB image as a `data:image/png;base64,...` URI (lossless; Atari frames compress to ~0.5 kB)."""
+    """A uint8 RGB image as a `data:image/png;base64,...` URI: lossless, and inline because the page fetches nothing."""
     import imageio.v3 as iio
 
     data = iio.imwrite("<bytes>", np.ascontiguousarray(image), extension=".png", optimize=True)
