@@ -132,7 +132,7 @@ def jet(map_: np.ndarray) -> np.ndarray:
 
 
 def cam_frame(screen: np.ndarray, cam: np.ndarray, obs: ObsConfig, alpha: float = 0.5) -> np.ndarray:
-    """A 210x160 screen with the Grad-CAM map blended over its play area, as `eac3_tf.overlay` draws it.
+    """A 210x160 screen with the Grad-CAM map blended over its play area, as `eac3_tf.explain.overlay` draws it.
 
     The map (model-input resolution) is repeated over the k x k screen block each input pixel averaged
     (k = obs.downsample), coloured with jet and blended at `alpha`: round((1 - a) * rgb + a * 255 * jet).

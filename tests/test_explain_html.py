@@ -6,6 +6,7 @@ The browser tests never skip: without Chromium they fail and say how to install 
 
 import base64
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -18,8 +19,9 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from eac3_tf import explain_page, overlay
 from eac3_tf.config import PRESETS, EnvConfig
+from eac3_tf.explain import overlay
+from eac3_tf.explain import page as page_module
 
 FRAMES = 8  # recorded per agent in the CLI-made page
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -30,29 +32,29 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-
 
 # ------------------------------------------------------------------------------------- array helpers
 def test_the_page_module_builds_pages_without_tensorflow():
-    code = "import sys, eac3_tf.explain_page; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = "import sys, eac3_tf.explain.page; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
 
 def test_each_map_is_divided_by_its_own_max_and_a_zero_map_stays_zero():
     raw = np.array([[[0.0, 2.0], [1.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]])
-    np.testing.assert_array_equal(explain_page.normalise_maps(raw), [[[0, 0.5], [0.25, 1]], [[0, 0], [0, 0]]])
+    np.testing.assert_array_equal(page_module.normalise_maps(raw), [[[0, 0.5], [0.25, 1]], [[0, 0], [0, 0]]])
 
 
 def test_the_runner_up_is_the_most_probable_action_other_than_the_one_taken():
     probs = np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2], [0.1, 0.45, 0.45]])
     # row 0: took 0 -> 1; row 1: took 1 (sampled, not the argmax) -> 0; row 2: tie of 1 and 2, took 0 -> 1
-    np.testing.assert_array_equal(explain_page.runner_up(probs, np.array([0, 1, 0])), [1, 0, 1])
+    np.testing.assert_array_equal(page_module.runner_up(probs, np.array([0, 1, 0])), [1, 0, 1])
 
 
 def test_maps_are_stored_as_round_255m():
-    np.testing.assert_array_equal(explain_page.quantize(np.array([0.0, 0.5, 1 / 255, 0.999, 1.0])),
+    np.testing.assert_array_equal(page_module.quantize(np.array([0.0, 0.5, 1 / 255, 0.999, 1.0])),
                                   [0, 128, 1, 255, 255])  # 127.5 rounds up; 254.745 -> 255
 
 
 def test_the_colormap_table_is_what_heat_overlay_blends():
-    lut = np.array(explain_page.colormap_table("jet")).reshape(256, 3)
+    lut = np.array(page_module.colormap_table("jet")).reshape(256, 3)
     np.testing.assert_array_equal(lut[0], [0, 0, 128])  # jet(0) = (0, 0, 0.5): dark blue
     np.testing.assert_array_equal(lut[255], [128, 0, 0])  # jet(1) = (0.5, 0, 0): dark red
     # heat_overlay at alpha 1 is the table itself: entry min(floor(256 m), 255) for m in [0, 1]
@@ -68,12 +70,12 @@ def recording(t: int = 2, a: int = 3, hw: tuple = (10, 10), area: int = 160, see
     actions = probs.argmax(1)
     fields = dict(title="Pong", subtitle="test", areas=rng.integers(0, 256, (t, area, area, 3), dtype=np.uint8),
                   steps=np.arange(t) + 100, names=tuple("ABCDEFGHIJ"[:a]), actions=actions,
-                  runner_up=explain_page.runner_up(probs, actions), probs=probs,
+                  runner_up=page_module.runner_up(probs, actions), probs=probs,
                   values=rng.normal(size=t).astype(np.float32), action_maps=rng.random((a, t, *hw)),
                   value_maps=rng.random((t, *hw)), contrast_maps=rng.random((t, *hw)), input_size=(area // 2,) * 2,
                   layer="conv2")
     fields.update(kw)
-    return explain_page.AgentRecording(**fields)
+    return page_module.AgentRecording(**fields)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -84,20 +86,42 @@ def recording(t: int = 2, a: int = 3, hw: tuple = (10, 10), area: int = 160, see
 ])
 def test_bad_recordings_are_refused_by_name(change, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
-        explain_page.build_html([recording(**change)])
+        page_module.build_html([recording(**change)])
 
 
 def test_recordings_of_different_lengths_cannot_share_one_scrubber():
     with pytest.raises(ValueError, match="same number of frames"):
-        explain_page.build_html([recording(t=2), recording(t=3)])
+        page_module.build_html([recording(t=2), recording(t=3)])
 
 
 def test_the_page_is_one_file_that_fetches_nothing():
-    page = explain_page.build_html([recording()])
+    page = page_module.build_html([recording()])
     assert "default-src 'none'; img-src data:" in page  # the browser itself blocks any fetch
     links = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", page)
     assert links and all(u.startswith("data:") for u in links), links
     assert "https://" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_the_page_is_its_package_data_with_the_style_and_script_inline_and_one_json_block():
+    page = page_module.build_html([recording()], title="%DATA% </script> & co", command="python x.py --y '<z>'")
+    assert page_module.asset("page.css") in page and page_module.asset("page.js") in page
+    # what a title or a command holds is data: never a slot filled again, never the end of the JSON's element
+    head, block, tail = re.split(r'<script type="application/json" id="explainer-data">(.*?)</script>', page,
+                                 flags=re.S)
+    assert page.count("<script") == 2 and re.search(r"%(STYLE|SCRIPT|DATA)%", head + tail) is None
+    data = json.loads(block)
+    assert data["title"] == "%DATA% </script> & co" and data["command"] == "python x.py --y '<z>'"
+    assert data["overlays"] == list(page_module.OVERLAYS) and len(data["agents"]) == 1
+
+
+def test_the_overlays_the_tool_accepts_are_the_pages_radio_buttons_in_order():
+    radios = re.findall(r'<input type="radio" name="overlay" value="(\w+)"', page_module.asset("page.html"))
+    assert tuple(radios) == page_module.OVERLAYS
+
+
+def test_the_assets_are_what_the_package_ships():
+    with pytest.raises(ValueError, match="unknown page asset 'page.svg'"):
+        page_module.asset("page.svg")
 
 
 # ------------------------------------------------------------------------------------- the command line
@@ -247,6 +271,11 @@ def test_the_page_loads_from_a_file_url_with_no_console_errors_and_a_column_per_
     assert severe(browser) == []
     assert len(browser.find_elements(By.CSS_SELECTOR, "article.agent")) == 2
     assert browser.find_element(By.ID, "frame-label").text == f"frame 1 / {FRAMES} \u00b7 agent step 100"
+    # the script fills the title and the command in from the page's JSON
+    title = page_data(browser)["title"]
+    assert title.startswith("Grad-CAM explainer \u00b7 Pong") and browser.title == title
+    assert browser.find_element(By.ID, "page-title").text == title
+    assert browser.find_element(By.ID, "command").text.startswith("python tools/explain_html.py --checkpoint ")
     # nothing but the page itself was loaded: images are data URIs, and the CSP would block anything else
     loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert [u for u in loaded if not u.startswith("data:")] == []
@@ -335,11 +364,11 @@ def test_the_browser_resizes_maps_exactly_as_gradcam_does(browser, tmp_path):
 
     rec = recording(t=2, a=3)
     path = tmp_path / "maps.html"
-    path.write_text(explain_page.build_html([rec]), encoding="utf-8")
+    path.write_text(page_module.build_html([rec]), encoding="utf-8")
     open_page(browser, path)
     for kind, maps, t in (("value", rec.value_maps, 1), ("contrast", rec.contrast_maps, 0),
                           ("chosen", rec.action_maps[rec.actions[1]], 1)):
-        stored = explain_page.quantize(maps[t]).astype(np.float32) / 255.0
+        stored = page_module.quantize(maps[t]).astype(np.float32) / 255.0
         resized = tf.image.resize(stored[None, ..., None], (80, 80), method="bilinear")[0, ..., 0].numpy()
         expected = overlay.upsample_map(np.clip(resized, 0, 1), (160, 160))
         got = np.array(browser.execute_script(f"return explainer.map(0, '{kind}', {t})")).reshape(160, 160)
@@ -354,7 +383,7 @@ def test_a_hand_worked_resize_of_one_row(browser, tmp_path):
     rec = recording(t=1, a=1, hw=(1, 2), area=2, input_size=(1, 4), areas=np.zeros((1, 2, 8, 3), np.uint8),
                     action_maps=one[None], value_maps=one, contrast_maps=np.zeros((1, 1, 2)))
     path = tmp_path / "row.html"
-    path.write_text(explain_page.build_html([rec]), encoding="utf-8")
+    path.write_text(page_module.build_html([rec]), encoding="utf-8")
     open_page(browser, path)
     got = browser.execute_script("return explainer.map(0, 'value', 0)")
     assert got == [0, 0, 0.25, 0.25, 0.75, 0.75, 1, 1] * 2

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from eac3_tf import overlay
 from eac3_tf.config import PRESETS, EnvConfig, ObsConfig
+from eac3_tf.explain import overlay
 
 OBS = ObsConfig()  # rows 34..193 of the 210x160 screen are the 160x160 play area
 
@@ -80,7 +80,7 @@ def test_heat_overlay_alpha_zero_is_the_frame_and_alpha_one_is_the_colormap():
 
 
 def test_the_overlay_module_draws_without_tensorflow():
-    code = "import sys, eac3_tf.overlay; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = "import sys, eac3_tf.explain.overlay; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 NUMPY_ONLY = ["eac3_tf", "eac3_tf.config", "eac3_tf.preprocess", "eac3_tf.envs", "eac3_tf.toy", "eac3_tf.cli",
-              "eac3_tf.policy", "eac3_tf.overlay"]
+              "eac3_tf.policy", "eac3_tf.explain", "eac3_tf.explain.overlay", "eac3_tf.explain.page"]
 
 
 def test_importing_the_package_and_its_numpy_modules_does_not_load_tensorflow():

@@ -87,7 +87,7 @@ def test_the_player_feeds_the_model_the_trainers_inputs_for_the_same_screens(exp
 def test_the_players_heatmap_is_eac3_tf_overlay_drawn_without_matplotlib():
     import matplotlib
 
-    from eac3_tf import overlay
+    from eac3_tf.explain import overlay
 
     np.testing.assert_array_equal(player.JET, matplotlib.colormaps["jet"](np.arange(256))[:, :3])
     rng = np.random.default_rng(0)

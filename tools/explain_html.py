@@ -33,9 +33,10 @@ import gradcam as gradcam_tool  # tools/gradcam.py: checkpoint checks, recording
 import numpy as np
 from absl import flags
 
-from eac3_tf import cli, explain_page, overlay
+from eac3_tf import cli
 from eac3_tf.cli import UsageError
 from eac3_tf.config import camel_game
+from eac3_tf.explain import overlay, page
 from eac3_tf.io import write_with  # noqa: E402
 
 MAX_FRAMES = 2000  # ~100 kB of screens per frame and agent are held in memory; the page grows ~2 kB a frame
@@ -67,7 +68,7 @@ def define_flags() -> None:
     flags.DEFINE_bool("screenshot", False, "Also write OUT.png: the page in headless Chromium.")
     flags.DEFINE_integer("screenshot_frame", None, "Frame shown in the screenshot (default: the middle one).")
     flags.DEFINE_string("screenshot_overlay", "chosen", "Heatmap shown in the screenshot: "
-                        + ", ".join(explain_page.OVERLAYS) + ".")
+                        + ", ".join(page.OVERLAYS) + ".")
     flags.DEFINE_integer("screenshot_width", None, "Screenshot width in pixels (default: every column fits, at least "
                          "1400); its height fits the page.")
 
@@ -106,9 +107,9 @@ def check_flags(f) -> dict:
         if getattr(f, name) is not None and not lo <= getattr(f, name) <= hi:
             raise UsageError(f"--{name} must be {lo}..{hi}, got {getattr(f, name)}")
     gradcam_tool.check_drawing_flags(f.fps, f.alpha, f.cmap)
-    if f.screenshot_overlay not in explain_page.OVERLAYS:
+    if f.screenshot_overlay not in page.OVERLAYS:
         raise UsageError(f"unknown --screenshot_overlay {f.screenshot_overlay!r}; accepted: "
-                         f"{', '.join(explain_page.OVERLAYS)}")
+                         f"{', '.join(page.OVERLAYS)}")
     frame = f.frames // 2 if f.screenshot_frame is None else f.screenshot_frame
     if not 0 <= frame < f.frames:
         raise UsageError(f"--screenshot_frame must be 0..{f.frames - 1}, got {frame}")
@@ -175,7 +176,7 @@ def raw_maps(model, inputs: np.ndarray, target, layer: str | None) -> np.ndarray
     from eac3_tf.gradcam import grad_cam_raw
 
     parts = batched(lambda x: grad_cam_raw(model, x, target, layer), inputs)
-    return explain_page.normalise_maps(np.concatenate([m[:k] for m, k in parts]))
+    return page.normalise_maps(np.concatenate([m[:k] for m, k in parts]))
 
 
 def explain_frames(agent, inputs: np.ndarray, actions: np.ndarray, layer: str | None) -> dict:
@@ -202,7 +203,7 @@ def explain_frames(agent, inputs: np.ndarray, actions: np.ndarray, layer: str | 
     # The policy's outputs and the layer do not depend on the target: the last action's calls give them.
     probs = np.concatenate([r.probs[:k] for r, k in parts])
     values = np.concatenate([r.values[:k] for r, k in parts])
-    second = explain_page.runner_up(probs, actions)
+    second = page.runner_up(probs, actions)
     value_maps = raw_maps(model, inputs, "value", layer)
     bar.update()
     contrast_maps = np.zeros_like(value_maps)  # one target per (taken, runner-up) pair, on the frames that have it
@@ -245,11 +246,11 @@ def faithfulness(agent, inputs: np.ndarray, maps: np.ndarray, actions: np.ndarra
             for field in ("deletion", "insertion", "deletion_auc", "insertion_auc"):
                 setattr(self, field, np.concatenate([getattr(p, field) for p in parts]))
 
-    return explain_page.faithfulness_summary(Joined(results["gradcam"]), Joined(results["random"]), gf.STEPS,
+    return page.faithfulness_summary(Joined(results["gradcam"]), Joined(results["random"]), gf.STEPS,
                                              gf.BLUR_SIGMA, time.perf_counter() - start)
 
 
-def recording(agent, f, index: int, total: int) -> explain_page.AgentRecording:
+def recording(agent, f, index: int, total: int) -> page.AgentRecording:
     """Play, explain and score one agent: everything its column of the page shows."""
     t0 = time.perf_counter()
     game = camel_game(agent.game)
@@ -267,7 +268,7 @@ def recording(agent, f, index: int, total: int) -> explain_page.AgentRecording:
     if faith:
         log(f"[{index + 1}/{total}] {game}: faithfulness in {faith['seconds']:.1f} s")
     layer = ex["layer"]
-    return explain_page.AgentRecording(
+    return page.AgentRecording(
         title=game,
         subtitle=(f"E-A3C {agent.preset} preset \u00b7 {agent.frames_trained:,} frames trained \u00b7 "
                   f"{agent.path.name} \u00b7 {f.policy} policy, seed {f.seed} \u00b7 maps of layer {layer}"),
@@ -329,7 +330,7 @@ def main() -> int:
     recs = [recording(agent, f, i, len(agents)) for i, agent in enumerate(agents)]
 
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0]), *sys.argv[1:]])
-    text = explain_page.build_html(recs, fps=f.fps, alpha=f.alpha, cmap=f.cmap, command=command)
+    text = page.build_html(recs, fps=f.fps, alpha=f.alpha, cmap=f.cmap, command=command)
     html: Path = opts["html"]
     html.parent.mkdir(parents=True, exist_ok=True)
     write_text(html, text)

@@ -25,10 +25,11 @@ import matplotlib
 import numpy as np
 from absl import flags
 
-from eac3_tf import checkpoint, cli, overlay
+from eac3_tf import checkpoint, cli
 from eac3_tf.agent import agent_spec
 from eac3_tf.cli import UsageError
 from eac3_tf.config import EnvConfig, ObsConfig, camel_game
+from eac3_tf.explain import overlay
 from eac3_tf.io import write_with  # noqa: E402
 
 matplotlib.use("Agg")
