@@ -339,6 +339,10 @@ class DeletionInsertion:
         insertion: float [N, steps + 1], the action's probability with only the top pixels kept on the baseline.
         deletion_auc: float [N], trapezoid area under `deletion` over `fractions` (lower is better).
         insertion_auc: float [N], trapezoid area under `insertion` (higher is better).
+        value_deletion, value_insertion: float [N, steps + 1], |V(copy) - V(frame)| along the same copies:
+            deleting what matters to the critic moves its value early, inserting it restores the value early.
+        value_deletion_auc: float [N], area under `value_deletion` (higher is better, in value units).
+        value_insertion_auc: float [N], area under `value_insertion` (lower is better).
     """
 
     fractions: np.ndarray
@@ -346,6 +350,10 @@ class DeletionInsertion:
     insertion: np.ndarray
     deletion_auc: np.ndarray
     insertion_auc: np.ndarray
+    value_deletion: np.ndarray | None = None
+    value_insertion: np.ndarray | None = None
+    value_deletion_auc: np.ndarray | None = None
+    value_insertion_auc: np.ndarray | None = None
 
 
 def salience_order(maps: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -414,15 +422,20 @@ def deletion_insertion(model: keras.Model, frames: np.ndarray, maps: np.ndarray,
     counts = np.round(fractions * h * w).astype(np.int64)
     ranks = salience_order(maps, seed)
     top = (ranks[:, None] < counts[None, :, None, None]).astype(np.float32)  # [n, steps + 1, H, W]
-    del_logits, _ = _blend_outputs(model, x, base, top, batch_size)
-    ins_logits, _ = _blend_outputs(model, base, x, top, batch_size)
+    del_logits, del_values = _blend_outputs(model, x, base, top, batch_size)
+    ins_logits, ins_values = _blend_outputs(model, base, x, top, batch_size)
+    # the deletion curve's first copy and the insertion curve's last copy are the frame itself
+    value_deletion, value_insertion = np.abs(del_values - del_values[:, :1]), np.abs(ins_values - ins_values[:, -1:])
     a = _actions(action, n, del_logits.shape[-1])
     idx = np.arange(n)
     deletion = tf.nn.softmax(del_logits, axis=-1).numpy()[idx, :, a]
     insertion = tf.nn.softmax(ins_logits, axis=-1).numpy()[idx, :, a]
     return DeletionInsertion(fractions=fractions, deletion=deletion, insertion=insertion,
                              deletion_auc=np.trapezoid(deletion, fractions, axis=-1),
-                             insertion_auc=np.trapezoid(insertion, fractions, axis=-1))
+                             insertion_auc=np.trapezoid(insertion, fractions, axis=-1),
+                             value_deletion=value_deletion, value_insertion=value_insertion,
+                             value_deletion_auc=np.trapezoid(value_deletion, fractions, axis=-1),
+                             value_insertion_auc=np.trapezoid(value_insertion, fractions, axis=-1))
 
 
 # --- rank correlation and the randomisation sanity check ------------------------------------------------

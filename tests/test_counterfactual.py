@@ -69,3 +69,30 @@ def test_effects_measure_policy_and_value_moves_of_each_pair():
     eff = cf.effects(agent, inputs, erased)
     assert eff["value"].tolist() == [0.0, 2.0]
     assert eff["kl"][0] == pytest.approx(0.0) and eff["kl"][1] > 0
+
+
+def test_object_removal_scores_a_map_by_whether_its_mass_ranks_the_agents_moves():
+    # four screens with a "ball" of 1..4 lit pixels; the agent's logit_0 is the input's sum / 255, so erasing
+    # a bigger ball moves its policy further (KL grows with the size)
+    obs = ObsConfig(grayscale=True, downsample=1, stack=1)
+    screens = np.zeros((4, 210, 160, 3), np.uint8)
+    for t in range(4):
+        screens[t, 100, 10:11 + t] = 255
+    inputs = model_inputs(screens, obs)
+    ball = (screens[:, obs.crop_top:obs.crop_bottom, :, 0] > 0)
+
+    def agent(x):
+        s = x.reshape(len(x), -1).astype(np.float64).sum(axis=1) / 255
+        return np.stack([s, np.zeros_like(s)], axis=1), np.zeros(len(x))
+
+    sizes = np.arange(1, 5)[:, None, None]
+    follows = 1.0 + 10.0 * ball * sizes  # more mass on a bigger ball
+    against = 1.0 * ball + np.where(ball, 0.0, sizes ** 2)  # less mass on a bigger ball
+    out = cf.object_removal(agent, inputs, screens, np.array([True, False, False, False]), {"ball": ball}, obs,
+                            {"follows": follows, "against": against})
+    assert out["pairs"] == 4 and out["by_class"]["ball"]["pairs"] == 4
+    assert out["by_class"]["ball"]["kl"]["mean"] > 0
+    assert out["spearman_mass_vs_kl"] == pytest.approx({"follows": 1.0, "against": -1.0})
+    with pytest.raises(ValueError, match="do not rebuild the inputs"):
+        cf.object_removal(agent, inputs[::-1], screens, np.array([True, False, False, False]), {"ball": ball},
+                          obs, {})

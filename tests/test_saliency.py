@@ -147,6 +147,19 @@ def test_deletion_of_the_pixels_that_matter_drops_the_probability_first():
                                atol=1e-6)
 
 
+def test_the_values_curves_move_first_when_the_pixels_the_critic_reads_go_first():
+    # V = sum of all pixels / 255 = 4 on the block frame (only the block is lit); zero baseline, 4 steps
+    model = pixel_net((4, 4, 1), {rc: 1.0 for rc in BLOCK}, value_weight=1.0)
+    frames = np.repeat(block_frame()[None], 2, axis=0)
+    res = sal.deletion_insertion(model, frames, np.stack([block_map(), -block_map()]), action=0, steps=4,
+                                 baseline="zero")
+    np.testing.assert_allclose(res.value_deletion, [[0, 4, 4, 4, 4], [0, 0, 0, 0, 4]], atol=1e-5)
+    np.testing.assert_allclose(res.value_insertion, [[4, 0, 0, 0, 0], [4, 4, 4, 4, 0]], atol=1e-5)
+    # 0.25 * (2 + 4 + 4 + 4) = 3.5 against 0.25 * 2 = 0.5, and the mirror for insertion
+    np.testing.assert_allclose(res.value_deletion_auc, [3.5, 0.5], atol=1e-5)
+    np.testing.assert_allclose(res.value_insertion_auc, [0.5, 3.5], atol=1e-5)
+
+
 def test_deletion_with_a_blurred_baseline_still_ranks_the_right_map_first():
     model = pixel_net((4, 4, 1), {rc: 1.0 for rc in BLOCK})
     frames = np.repeat(block_frame()[None], 2, axis=0)

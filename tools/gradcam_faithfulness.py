@@ -44,7 +44,6 @@ import os
 import sys
 import tempfile
 import time
-from collections import deque
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -58,6 +57,10 @@ sys.path.insert(0, str(ROOT))
 from eac3_tf import checkpoint, cli  # noqa: E402
 from eac3_tf.agent import agent_spec  # noqa: E402
 from eac3_tf.config import camel_game  # noqa: E402
+from eac3_tf.explain.counterfactual import object_removal  # noqa: E402
+from eac3_tf.explain.recording import object_masks as recorded_objects  # noqa: E402
+from eac3_tf.explain.recording import record  # noqa: E402
+from eac3_tf.explain.summary import stats  # noqa: E402
 from eac3_tf.io import write_text  # noqa: E402
 
 sal = None  # eac3_tf.saliency: main() imports it once the arguments are checked (it loads TensorFlow)
@@ -89,46 +92,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # --- recording ------------------------------------------------------------------------------------------
-
-
-def record_game(model, agent, steps: int, seed: int):
-    """Play `steps` agent steps; return the model inputs [T, H, W, C], and, on a game with object colours
-    (`sal.OBJECT_COLOURS`), object masks per input at play-area resolution [T, 160, 160] (else None twice):
-    {"stack": objects on any of the screens its stack holds (an episode's first screen fills the stack, as
-    FrameStack does), "current": on the newest screen only}, and {class: on the newest screen}; then the screens
-    [T, 210, 160, 3] each input's newest frame came from, and which inputs start an episode [T]."""
-    from eac3_tf.envs import AtariBatchEnv
-    from eac3_tf.policy import sample_actions
-
-    obs_cfg = agent.obs
-    rows = (obs_cfg.crop_top, obs_cfg.crop_bottom)
-    env = AtariBatchEnv(agent.env, obs_cfg, 1)
-    rng = np.random.default_rng(seed)
-    known = agent.game in sal.OBJECT_COLOURS
-
-    def objects() -> dict[str, np.ndarray] | None:
-        return {name: m[0] for name, m in sal.object_masks(agent.game, env.last_screens, rows).items()} \
-            if known else None
-
-    obs = env.reset(seed)
-    stack = deque([objects()] * obs_cfg.stack, maxlen=obs_cfg.stack)
-    frames, in_stack, current, screens, starts = [], [], [], [], []
-    done = np.ones(1, bool)
-    for _ in tqdm(range(steps), desc=f"{agent.game}: play", leave=False):
-        frames.append(obs[0])
-        screens.append(env.last_screens[0])
-        starts.append(bool(done[0]))
-        if known:
-            in_stack.append(np.any([m["objects"] for m in stack], axis=0))
-            current.append(stack[-1])
-        obs, _, done, _ = env.step(sample_actions(sal.policy_logits(model, obs), rng))
-        stack.extend([objects()] * (obs_cfg.stack if done[0] else 1))
-    env.close()
-    if not known:
-        return np.stack(frames), None, None, np.stack(screens), np.array(starts)
-    masks = {"stack": np.stack(in_stack), "current": np.stack([c["objects"] for c in current])}
-    by_class = {name: np.stack([c[name] for c in current]) for name in current[0] if name != "objects"}
-    return np.stack(frames), masks, by_class, np.stack(screens), np.array(starts)
 
 
 def train_toy(seed: int, logdir: Path):
@@ -217,13 +180,6 @@ def toy_agents_pointing(first_maps: np.ndarray, first_frames: np.ndarray, args, 
 # --- measuring ------------------------------------------------------------------------------------------
 
 
-def stats(x) -> dict:
-    x = np.asarray(x, np.float64)
-    ok = x[np.isfinite(x)]
-    return {"mean": float(ok.mean()) if len(ok) else None, "std": float(ok.std()) if len(ok) else None,
-            "n": int(len(ok)), "undefined": int(len(x) - len(ok))}
-
-
 def chunked(fn, n: int, desc: str):
     """Concatenate fn(slice) over chunks of CHUNK frames, with a progress bar."""
     return np.concatenate([fn(slice(i, i + CHUNK)) for i in tqdm(range(0, n, CHUNK), desc=desc, leave=False)])
@@ -305,58 +261,10 @@ def randomization_all(model, frames, cascade_n: int, seed: int, pert_kwargs: dic
     return out
 
 
-def object_removal(model, agent, frames: np.ndarray, screens: np.ndarray, starts: np.ndarray, maps: dict) -> dict:
-    """Erase each object class from every screen an input stacks; how far the agent moved, and whether each
-    map's mass on the class ranks those moves (Spearman over the (frame, class) pairs where the class is on the
-    newest screen; random maps are the chance level)."""
-    from eac3_tf.explain import counterfactual as cf
-
-    obs = agent.obs
-    rows = slice(obs.crop_top, obs.crop_bottom)
-    idx = cf.stack_indices(starts, obs.stack)
-    if not np.array_equal(cf.erased_inputs(screens, idx, np.zeros((*idx.shape, 210, 160), bool), obs), frames):
-        raise RuntimeError("the recorded screens do not rebuild the recorded inputs; object removal would be wrong")
-    full = {}
-    for name, m in sal.object_masks(agent.game, screens, (obs.crop_top, obs.crop_bottom)).items():
-        if name != "objects":
-            full[name] = np.zeros(screens.shape[:3], bool)
-            full[name][:, rows] = m
-
-    def agent_fn(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        outs = [model(x[i:i + 256].astype(np.float32), training=False) for i in range(0, len(x), 256)]
-        return (np.concatenate([np.asarray(o[0]) for o in outs]), np.concatenate([np.asarray(o[1]) for o in outs]))
-
-    h, w = frames.shape[1:3]
-    ts, names, kl, dv = [], [], [], []
-    by_class = {}
-    for name, m in full.items():
-        present = np.flatnonzero(m[:, rows].any(axis=(1, 2)))
-        if len(present) == 0:
-            by_class[name] = {"pairs": 0}
-            continue
-        eff = cf.effects(agent_fn, frames[present], cf.erased_inputs(screens, idx[present], m[idx[present]], obs))
-        by_class[name] = {"pairs": int(len(present)), "kl": stats(eff["kl"]), "value_change": stats(eff["value"])}
-        ts += present.tolist()
-        names += [name] * len(present)
-        kl.append(eff["kl"])
-        dv.append(eff["value"])
-    out = {"by_class": by_class, "pairs": len(ts)}
-    if len(ts) < 3:
-        return out
-    ts, kl, dv = np.array(ts), np.concatenate(kl), np.concatenate(dv)
-    masks = sal.downsample_mask(np.stack([full[n][t, rows] for t, n in zip(ts, names, strict=True)]), (h, w))
-    area = masks.mean(axis=(1, 2))
-    for key in ("spearman_mass_vs_kl", "spearman_mass_vs_value_change", "spearman_density_vs_kl"):
-        out[key] = {}
-    for method, m in maps.items():
-        mass = sal.object_mass(m[ts], masks)
-        ok = np.isfinite(mass)
-        # mass grows with an object's area, and so may the change; mass / area share (1.0 = an even map) does not
-        density = mass[ok] / area[ok]
-        out["spearman_mass_vs_kl"][method] = sal.rank_correlation(mass[ok][None], kl[ok][None])
-        out["spearman_mass_vs_value_change"][method] = sal.rank_correlation(mass[ok][None], dv[ok][None])
-        out["spearman_density_vs_kl"][method] = sal.rank_correlation(density[None], kl[ok][None])
-    return out
+def outputs(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The model's logits [N, A] and values [N] in batches."""
+    outs = [model(x[i:i + 256].astype(np.float32), training=False) for i in range(0, len(x), 256)]
+    return (np.concatenate([np.asarray(o[0]) for o in outs]), np.concatenate([np.asarray(o[1]) for o in outs]))
 
 
 def mass_and_pointing(maps: dict, masks: np.ndarray, tolerance: int) -> dict:
@@ -391,7 +299,9 @@ def run_game(args, agent, timings: dict) -> dict:
     t0 = time.perf_counter()
     model = checkpoint.load(agent.path, with_optimizer=False).model
     t = time.perf_counter()
-    frames, object_masks, class_masks, screens, starts = record_game(model, agent, args.frames, args.seed)
+    rec = record(lambda x: sal.policy_logits(model, x), agent, args.frames, args.seed, progress=tqdm)
+    frames = rec.inputs
+    object_masks, class_masks = recorded_objects(rec, agent) if agent.game in sal.OBJECT_COLOURS else (None, None)
     timings["record"] = time.perf_counter() - t
     h, w = frames.shape[1:3]
     result, maps = evaluate(model, frames, {"patch": 5.0, "stride": 5, "sigma": 3.0}, args, timings, agent.game)
@@ -407,7 +317,8 @@ def run_game(args, agent, timings: dict) -> dict:
                                       for name, m in class_masks.items()}
         timings["objects"] = time.perf_counter() - t
         t = time.perf_counter()
-        result["object_removal"] = object_removal(model, agent, frames, screens, starts, maps)
+        result["object_removal"] = object_removal(lambda x: outputs(model, x), rec.inputs, rec.screens, rec.starts,
+                                                  class_masks, agent.obs, maps)
         timings["object_removal"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     result["timings_s"] = {k: round(v, 3) for k, v in timings.items()}

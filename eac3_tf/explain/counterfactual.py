@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from eac3_tf.config import ObsConfig
+from eac3_tf.explain.summary import stats
 from eac3_tf.preprocess import preprocess
 
 _SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
@@ -92,3 +93,52 @@ def effects(agent: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], inputs
     logits_e, values_e = agent(erased)
     return {"kl": policy_kl(logits, logits_e),
             "value": np.abs(np.asarray(values_e, np.float64) - np.asarray(values, np.float64)).reshape(-1)}
+
+
+def object_removal(agent: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], inputs: np.ndarray,
+                   screens: np.ndarray, starts: np.ndarray, class_masks: dict[str, np.ndarray], obs: ObsConfig,
+                   maps: dict[str, np.ndarray]) -> dict:
+    """Erase each object class from every screen its inputs stack; score each map by whether its mass ranks the moves.
+
+    class_masks: {class: bool [T, rows, 160]} on the play area (rows `obs.crop_top`..`obs.crop_bottom`) of
+    each recorded screen; maps: {method: [T, H, W]} at the inputs' resolution. Pairs are the (step, class)
+    where the class is on the step's newest screen. Returns per class the pairs and the mean +- std of the
+    policy's KL and the absolute value change, and per map Spearman's rho of its mass on the class (and of
+    mass / area share, which does not grow with an object's size) against the KL, and of mass against |dV|.
+    """
+    from eac3_tf.saliency import downsample_mask, object_mass, rank_correlation
+
+    idx = stack_indices(starts, obs.stack)
+    rows = slice(obs.crop_top, obs.crop_bottom)
+    baseline = erased_inputs(screens, idx, np.zeros((*idx.shape, *screens.shape[1:3]), bool), obs)
+    if not np.array_equal(baseline, inputs):
+        raise ValueError("the screens do not rebuild the inputs (other preprocessing or stacking?)")
+    h, w = inputs.shape[1:3]
+    steps, picked, kl, dv, by_class = [], [], [], [], {}
+    for name, m in class_masks.items():
+        present = np.flatnonzero(m.any(axis=(1, 2)))
+        by_class[name] = {"pairs": int(len(present))}
+        if len(present) == 0:
+            continue
+        full = np.zeros(screens.shape[:3], bool)
+        full[:, rows] = m
+        eff = effects(agent, inputs[present], erased_inputs(screens, idx[present], full[idx[present]], obs))
+        by_class[name] |= {"kl": stats(eff["kl"]), "value_change": stats(eff["value"])}
+        steps.append(present)
+        picked.append(downsample_mask(m[present], (h, w)))
+        kl.append(eff["kl"])
+        dv.append(eff["value"])
+    out: dict = {"by_class": by_class, "pairs": int(sum(len(s) for s in steps))}
+    if out["pairs"] < 3:
+        return out
+    steps, masks, kl, dv = (np.concatenate(x) for x in (steps, picked, kl, dv))
+    area = masks.mean(axis=(1, 2))
+    for key in ("spearman_mass_vs_kl", "spearman_density_vs_kl", "spearman_mass_vs_value_change"):
+        out[key] = {}
+    for method, mp in maps.items():
+        mass = object_mass(mp[steps], masks)
+        ok = np.isfinite(mass)
+        out["spearman_mass_vs_kl"][method] = rank_correlation(mass[ok][None], kl[ok][None])
+        out["spearman_density_vs_kl"][method] = rank_correlation((mass[ok] / area[ok])[None], kl[ok][None])
+        out["spearman_mass_vs_value_change"][method] = rank_correlation(mass[ok][None], dv[ok][None])
+    return out

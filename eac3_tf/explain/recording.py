@@ -1,0 +1,66 @@
+"""An agent's own play, recorded for explaining: its inputs, the screens they came from, and the objects on them.
+
+Every measure of a map is taken on frames the agent itself produced (its sampled actions, its training env
+settings), and the screens are kept beside the inputs so object masks and object removal work on pixels
+the emulator drew, not on the preprocessed input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from eac3_tf.agent import AgentSpec
+from eac3_tf.explain.counterfactual import stack_indices
+
+
+@dataclasses.dataclass(frozen=True)
+class Recording:
+    """T agent steps of one game.
+
+    Attributes:
+        inputs: uint8 [T, H, W, C], the model input at each step.
+        screens: uint8 [T, 210, 160, 3], the screen each input's newest frame was made from.
+        starts: bool [T], which inputs begin an episode (their stack is the first screen repeated).
+    """
+
+    inputs: np.ndarray
+    screens: np.ndarray
+    starts: np.ndarray
+
+
+def record(logits_fn: Callable[[np.ndarray], np.ndarray], agent: AgentSpec, steps: int, seed: int,
+           progress: Callable = lambda it, **_: it) -> Recording:
+    """Play `steps` agent steps with actions sampled from `logits_fn` in one env of the agent's settings."""
+    from eac3_tf.envs import AtariBatchEnv
+    from eac3_tf.policy import sample_actions
+
+    env = AtariBatchEnv(agent.env, agent.obs, 1)
+    rng = np.random.default_rng(seed)
+    obs = env.reset(seed)
+    inputs, screens, starts = [], [], []
+    done = np.ones(1, bool)
+    for _ in progress(range(steps), desc=f"{agent.game}: play", leave=False):
+        inputs.append(obs[0])
+        screens.append(env.last_screens[0])
+        starts.append(bool(done[0]))
+        obs, _, done, _ = env.step(sample_actions(logits_fn(obs), rng))
+    env.close()
+    return Recording(inputs=np.stack(inputs), screens=np.stack(screens), starts=np.array(starts))
+
+
+def object_masks(recording: Recording, agent: AgentSpec) -> tuple[dict, dict]:
+    """Object masks of a recording at play-area resolution [T, rows, 160], from the game's colour table.
+
+    Returns ({"stack": objects on any screen an input stacks, "current": on its newest screen},
+    {class: that class on the newest screen}).
+    """
+    from eac3_tf import saliency as sal
+
+    rows = (agent.obs.crop_top, agent.obs.crop_bottom)
+    masks = sal.object_masks(agent.game, recording.screens, rows)
+    idx = stack_indices(recording.starts, agent.obs.stack)
+    union = masks.pop("objects")
+    return {"stack": union[idx].any(axis=1), "current": union}, masks
