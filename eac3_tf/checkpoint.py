@@ -159,7 +159,10 @@ def verify_agent(path: Path) -> dict:
 
 
 def resolve(path: str | Path) -> Path:
-    """Turn a run folder, a checkpoint folder or a `model.keras` path into a checkpoint folder."""
+    """Turn a run folder, a folder of ckpt-* folders, a ckpt-* folder or its `model.keras` into a checkpoint folder.
+
+    A folder of ckpt-* folders is how results/ keeps runs; the newest of several is taken.
+    """
     p = Path(path)
     if not p.exists():
         raise CheckpointError(f"checkpoint {p} does not exist; give a run logdir, a ckpt-* folder or its model.keras")
@@ -169,7 +172,7 @@ def resolve(path: str | Path) -> Path:
         return p.parent
     if (p / "manifest.json").exists() or (p / "model.keras").exists():
         return p
-    found = list_checkpoints(p)
+    found = list_checkpoints(p) or sorted(c for c in p.iterdir() if c.is_dir() and _NAME.match(c.name))
     if not found:
         raise CheckpointError(f"no checkpoint in {p}; give a run logdir, a ckpt-* folder or its model.keras")
     return found[-1]

@@ -532,6 +532,13 @@ def _grad_cam_map(model: keras.Model, frames: np.ndarray, action: int) -> np.nda
     return grad_cam(model, frames, target=action)
 
 
+def randomization_stages(model: keras.Model) -> list[str | tuple[str, ...]]:
+    """[("logits", "value"), "hidden", "convK", ..., "conv1"]: the weighted layers from the top, heads together."""
+    names = [layer.name for layer in model.layers if layer.weights]
+    heads = tuple(n for n in names if n in ("logits", "value"))
+    return [heads, *[n for n in reversed(names) if n not in heads]]
+
+
 def cascading_randomization(model: keras.Model, frames: np.ndarray, layers_top_down: Sequence[str | Sequence[str]],
                             map_fn: MapFn | None = None, seed: int = 0) -> Randomization:
     """Adebayo et al. (2018) cascading randomisation: maps as layers are re-initialised from the top down.

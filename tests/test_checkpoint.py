@@ -58,6 +58,7 @@ def test_resolve_accepts_logdir_folder_or_model_file(trained_toy_run):
     assert checkpoint.resolve(logdir) == result.checkpoint
     assert checkpoint.resolve(result.checkpoint) == result.checkpoint
     assert checkpoint.resolve(result.checkpoint / "model.keras") == result.checkpoint
+    assert checkpoint.resolve(result.checkpoint.parent) == result.checkpoint  # a folder of ckpt-* folders
 
 
 def test_json_is_written_atomically_and_replaces_the_old_file(tmp_path):

@@ -227,13 +227,6 @@ def deletion_insertion_all(model, frames, maps: dict, actions, seed: int, timing
     return out
 
 
-def randomization_stages(model) -> list:
-    """[("logits", "value"), "hidden", "convK", ..., "conv1"]: the E-A3C layers from the top."""
-    names = [layer.name for layer in model.layers if layer.weights]
-    heads = tuple(n for n in names if n in ("logits", "value"))
-    return [heads, *[n for n in reversed(names) if n not in heads]]
-
-
 def cascade(model, frames, stages, seed: int, map_fn, chunk: int, desc: str) -> dict:
     """Cascading randomisation in chunks of frames (for a progress bar). The re-initialisations are seeded,
     so every chunk sees the same randomised weights: the result equals one call on all frames."""
@@ -248,7 +241,7 @@ def cascade(model, frames, stages, seed: int, map_fn, chunk: int, desc: str) -> 
 
 def randomization_all(model, frames, cascade_n: int, seed: int, pert_kwargs: dict, timings: dict,
                       tag: str) -> dict:
-    stages = randomization_stages(model)
+    stages = sal.randomization_stages(model)
     out = {}
     t = time.perf_counter()
     out["gradcam"] = cascade(model, frames, stages, seed, None, 128, f"{tag}: randomisation grad-cam")
