@@ -55,7 +55,7 @@ def tf_keras_vis_gradcam(model):
     except ImportError:
         return None
     cam = Gradcam(keras.Model(model.input, model.output[0]), clone=True)
-    layer = gradcam._resolve_layer(model, None)
+    layer = gradcam.resolve_layer(model, None)
     return lambda x: cam(lambda y: tf.reduce_max(y, axis=-1), x.astype(np.float32), penultimate_layer=layer,
                          seek_penultimate_conv_layer=False)
 
@@ -113,7 +113,7 @@ def main() -> None:
         cases[f"forward_ms_per_frame_b{batch}"] = (
             forward, tf.constant(np.resize(frames, (batch, *frames.shape[1:])).astype(np.float32)))
     if args.xla:
-        cam = gradcam._CamFunction(model, gradcam._resolve_layer(model, None), jit_compile=True)
+        cam = gradcam._CamFunction(model, gradcam.resolve_layer(model, None), jit_compile=True)
         coef, xla_step = tf.zeros((32, cam.num_actions + 1)), cam.steps[tf.uint8]
         cases["gradcam_xla_ms_per_frame_b32"] = (lambda x: xla_step(tf.constant(x), coef, tf.constant(True)), frames)
     steal0, all0 = cpu_ticks()

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from eac3_tf.cli import UsageError
 from eac3_tf.io import write_json, write_text
 from eac3_tf.policy import greedy_actions, sample_actions
+from eac3_tf.rollout import play_episodes
 
 PROTOCOLS = {
     # ALE v5 (Machado et al. 2018): sticky actions, no no-op starts.
@@ -28,33 +28,6 @@ PROTOCOLS = {
     # to 30 no-op actions"; at frame skip 4 that would be up to 120 frames).
     "noop": {"repeat_action_probability": 0.0, "noop_max": 30},
 }
-
-
-def play_episodes(policy: Callable[[np.ndarray], np.ndarray], env, episodes: int, seed: int,
-                  on_episode: Callable[[float], None] | None = None) -> list[tuple[float, int]]:
-    """Play `episodes` full games with `policy(obs) -> actions`; return (raw score, agent steps) each.
-
-    Env i plays `episodes // N` games (+1 for the first `episodes % N`); later games are ignored.
-    """
-    n = env.num_envs
-    quota = np.full(n, episodes // n) + (np.arange(n) < episodes % n)
-    done_count = np.zeros(n, dtype=np.int64)
-    scores = np.zeros(n)
-    lengths = np.zeros(n, dtype=np.int64)
-    results: list[tuple[float, int]] = []
-    obs = env.reset(seed=seed)
-    while len(results) < episodes:
-        obs, rewards, dones, _ = env.step(policy(obs))
-        scores += rewards
-        lengths += 1
-        for i in np.flatnonzero(dones):
-            if done_count[i] < quota[i]:
-                results.append((float(scores[i]), int(lengths[i])))
-                done_count[i] += 1
-                if on_episode:
-                    on_episode(float(scores[i]))
-            scores[i], lengths[i] = 0.0, 0
-    return results
 
 
 def summarize(scores: list[float]) -> dict:

@@ -168,7 +168,7 @@ def _spatial_layer_names(model: keras.Model) -> list[str]:
     return [layer.name for layer in model.layers if isinstance(layer, _SPATIAL_LAYERS)]
 
 
-def _resolve_layer(model: keras.Model, layer: str | None) -> str:
+def resolve_layer(model: keras.Model, layer: str | None) -> str:
     """The layer name to take the maps from: `layer`; by default a layer named "torso", else the last Conv2D.
 
     A residual torso's last Conv2D feeds a skip connection; its output ("torso") is what the heads read.
@@ -187,7 +187,7 @@ def _resolve_layer(model: keras.Model, layer: str | None) -> str:
 
 
 def _cam_function(model: keras.Model, layer: str | None) -> _CamFunction:
-    name = _resolve_layer(model, layer)
+    name = resolve_layer(model, layer)
     per_model = _CACHE.setdefault(model, {})
     if name not in per_model:
         per_model[name] = _CamFunction(model, name)

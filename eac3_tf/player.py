@@ -19,7 +19,6 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from eac3_tf.card import CARD_NAME, Card
 from eac3_tf.config import ObsConfig
 from eac3_tf.envs import AtariBatchEnv
 from eac3_tf.io import write_with
+from eac3_tf.rollout import rollout
 
 CAM_MODEL, INPUT_NAME = "policy_cam.onnx", "frames"
 GIF_FPS = 15.0  # agent steps per second of video: real time at frameskip 4 (60 Hz / 4)
@@ -154,32 +154,6 @@ def write_gif(path: Path, frames: list[np.ndarray]) -> None:
                                              loop=0))
 
 
-# ------------------------------------------------------------------------------------------ playing
-def play(policy: Callable[[np.ndarray], np.ndarray], env: AtariBatchEnv, episodes: int, seed: int,
-         on_step: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
-         on_episode: Callable[[int, float, int], None] | None = None) -> list[tuple[float, int]]:
-    """Play `episodes` full games in one env with `policy(obs) -> actions`; return (raw score, steps) each.
-
-    `on_step(obs, screens, actions)` sees every model input with the screens it was made from.
-    """
-    results: list[tuple[float, int]] = []
-    score, steps = 0.0, 0
-    obs = env.reset(seed=seed)
-    while len(results) < episodes:
-        actions = policy(obs)
-        if on_step is not None:
-            on_step(obs, env.last_screens, actions)
-        obs, rewards, dones, _ = env.step(actions)
-        score += float(rewards[0])
-        steps += 1
-        if dones[0]:
-            results.append((score, steps))
-            if on_episode is not None:
-                on_episode(len(results), score, steps)
-            score, steps = 0.0, 0
-    return results
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, like every eac3_tf command
         raise PlayerError(message)
@@ -256,7 +230,7 @@ def run(argv: list[str] | None = None) -> int:
     cams: list[np.ndarray] = []
     recording = bool(gif or cam_gif)
 
-    def on_step(obs: np.ndarray, last_screens: np.ndarray, actions: np.ndarray) -> None:
+    def on_step(obs: np.ndarray, last_screens: np.ndarray, actions: np.ndarray, starts: np.ndarray) -> None:
         nonlocal recording
         if not recording:
             return
@@ -276,7 +250,7 @@ def run(argv: list[str] | None = None) -> int:
           f"{env_cfg.repeat_action_probability}, full games, "
           f"{env_cfg.max_episode_frames:,}-frame cap; {'greedy' if args.greedy else 'sampled'} actions", flush=True)
     t0 = time.perf_counter()
-    results = play(policy, env, args.episodes, args.seed, on_step, on_episode)
+    results = rollout(policy, env, args.seed, episodes=args.episodes, on_step=on_step, on_episode=on_episode)
     wall = time.perf_counter() - t0
     env.close()
     scores = np.array([s for s, _ in results])

@@ -187,7 +187,7 @@ def test_the_exported_max_pool_gradient_goes_to_the_first_maximum_of_each_window
     # zeros after a ReLU are common). Inputs with many ties, 2x2 windows, odd and even sizes:
     import tensorflow as tf
 
-    from eac3_tf.export import _max_pool
+    from eac3_tf.export.graphs import max_pool_first_max
 
     rng = np.random.default_rng(0)
     x = tf.constant(rng.integers(0, 3, (2, size, size, 3)).astype(np.float32))  # values 0..2: ties everywhere
@@ -195,7 +195,7 @@ def test_the_exported_max_pool_gradient_goes_to_the_first_maximum_of_each_window
     dy = tf.constant(rng.normal(size=pooled.shape).astype(np.float32))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
-        ours, theirs = _max_pool(x, 2, padding), tf.nn.max_pool2d(x, 2, 2, padding.upper())
+        ours, theirs = max_pool_first_max(x, 2, padding), tf.nn.max_pool2d(x, 2, 2, padding.upper())
     np.testing.assert_array_equal(ours, theirs)
     np.testing.assert_array_equal(tape.gradient(ours, x, dy), tape.gradient(theirs, x, dy))
 
@@ -223,16 +223,16 @@ def test_a_frame_that_puts_a_hidden_relu_unit_at_its_kink_is_found():
 @pytest.mark.parametrize("at_kink, cam_diff, ok", [(1, 1e-6, True), (0, 2e-4, False), (50, 1e-6, True),
                                                     (51, 1e-6, False)])
 def test_cam_parity_forgives_round_off_at_relu_kinks_up_to_five_percent_of_frames(at_kink, cam_diff, ok):
-    from eac3_tf.export import ParityError, _check_parity
+    from eac3_tf.export.parity import ParityError, check_parity
 
     same = {"max_abs_logits": 1e-6, "argmax_agreement": 1.0}
     parity = {"frames": 1000, "onnx": same, "tflite": same,
               "cam_onnx": {**same, "max_abs_cam": cam_diff, "frames_at_relu_kink": at_kink, "action_agreement": 1.0}}
     if ok:
-        _check_parity(parity, 1e-4)
+        check_parity(parity, 1e-4)
     else:
         with pytest.raises(ParityError, match="nothing exported"):
-            _check_parity(parity, 1e-4)
+            check_parity(parity, 1e-4)
 
 
 def test_a_failed_parity_writes_nothing_and_keeps_the_earlier_export(exported, pong_ckpt, tmp_path):

@@ -6,9 +6,9 @@ import numpy as np
 import tensorflow as tf
 
 from eac3_tf import checkpoint
-from eac3_tf.evaluate import play_episodes
 from eac3_tf.model import build_model
 from eac3_tf.policy import sample_actions
+from eac3_tf.rollout import play_episodes
 from eac3_tf.toy import OPTIMAL_RETURN, CatchBatchEnv, toy_model_config, train_catch
 
 CFG = toy_model_config()

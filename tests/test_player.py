@@ -13,6 +13,7 @@ from conftest import ROOT
 from eac3_tf import player
 from eac3_tf.config import PRESETS, EnvConfig
 from eac3_tf.envs import AtariBatchEnv
+from eac3_tf.rollout import rollout
 
 OBS = PRESETS["fast"].obs
 BLOCKED = ("tensorflow", "keras", "absl", "gymnasium", "matplotlib")
@@ -67,7 +68,7 @@ def test_the_player_feeds_the_model_the_trainers_inputs_for_the_same_screens(exp
     model = player.OnnxModel(exported / "policy.onnx", card)
     seen_inputs, seen_screens = [], []
 
-    def record(obs, screens, actions):
+    def record(obs, screens, actions, starts):
         seen_inputs.append(obs[0].copy())
         seen_screens.append(screens[0].copy())
 
@@ -76,7 +77,7 @@ def test_the_player_feeds_the_model_the_trainers_inputs_for_the_same_screens(exp
 
     # one episode capped at 400 frames = 100 agent steps; the trainer's transform of the same screens
     env = AtariBatchEnv(dataclasses.replace(card.env, max_episode_frames=400), card.obs, 1)
-    player.play(greedy, env, episodes=1, seed=5, on_step=record)
+    rollout(greedy, env, 5, episodes=1, on_step=record)
     env.close()
     from eac3_tf.preprocess import model_inputs
 

@@ -23,10 +23,10 @@ from conftest import ROOT  # noqa: E402
 
 from eac3_tf import checkpoint  # noqa: E402
 from eac3_tf.config import A3CConfig, RunConfig  # noqa: E402
-from eac3_tf.evaluate import play_episodes  # noqa: E402
 from eac3_tf.model import build_model  # noqa: E402
 from eac3_tf.policy import sample_actions  # noqa: E402
 from eac3_tf.ray_backend import ParameterServer  # noqa: E402
+from eac3_tf.rollout import play_episodes  # noqa: E402
 from eac3_tf.toy import OPTIMAL_RETURN, CatchBatchEnv, toy_model_config  # noqa: E402
 from eac3_tf.train import train  # noqa: E402
 

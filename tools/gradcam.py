@@ -298,6 +298,7 @@ def record(agent: Agent, n: int, skip: int, seed: int, greedy: bool) -> tuple[np
 
     from eac3_tf.envs import AtariBatchEnv
     from eac3_tf.policy import greedy_actions, sample_actions
+    from eac3_tf.rollout import rollout
 
     model = agent.model
     forward = tf.function(lambda x: model(tf.cast(x, tf.float32), training=False)[0])
@@ -305,20 +306,27 @@ def record(agent: Agent, n: int, skip: int, seed: int, greedy: bool) -> tuple[np
     screens = np.empty((n, 210, 160, 3), np.uint8)
     inputs = np.empty((n, *agent.obs.shape), np.uint8)
     actions = np.empty(n, np.int64)
+    total = skip + n
+    bar = tqdm(total=total, desc=f"{camel_game(agent.game)} play", unit="step", disable=total < 100, leave=False)
+    t = 0
+
+    def on_step(obs: np.ndarray, last_screens: np.ndarray, a: np.ndarray, _starts: np.ndarray) -> None:
+        nonlocal t
+        if t >= skip:  # the screen the agent saw and the input it acted on, at this same step
+            screens[t - skip], inputs[t - skip], actions[t - skip] = last_screens[0], obs[0], a[0]
+        t += 1
+        bar.update(1)
+
+    def policy(obs: np.ndarray) -> np.ndarray:
+        logits = forward(obs).numpy()
+        return greedy_actions(logits) if greedy else sample_actions(logits, rng)
+
     env = AtariBatchEnv(agent.env, agent.obs, 1)
     try:
-        obs = env.reset(seed=seed)
-        total = skip + n
-        for t in tqdm(range(total), desc=f"{camel_game(agent.game)} play", unit="step", disable=total < 100,
-                      leave=False):
-            logits = forward(obs).numpy()
-            a = greedy_actions(logits) if greedy else sample_actions(logits, rng)
-            if t >= skip:  # the screen the agent saw and the input it acted on, at this same step
-                screens[t - skip], inputs[t - skip], actions[t - skip] = env.last_screens[0], obs[0], a[0]
-            if t < total - 1:
-                obs, _, _, _ = env.step(a)
+        rollout(policy, env, seed, steps=total, on_step=on_step)
     finally:
         env.close()
+        bar.close()
     return screens, inputs, np.arange(skip, skip + n), actions
 
 

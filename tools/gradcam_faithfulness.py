@@ -104,16 +104,14 @@ def train_toy(seed: int, logdir: Path):
 def record_toy(model, steps: int, seed: int) -> tuple[np.ndarray, float]:
     """Frames [steps, 10, 5, 1] of 16 Catch games played by the model's sampled actions, and the mean return."""
     from eac3_tf.policy import sample_actions
+    from eac3_tf.rollout import rollout
     from eac3_tf.toy import CatchBatchEnv
 
-    env = CatchBatchEnv(16)
     rng = np.random.default_rng(seed)
-    obs = env.reset(seed)
-    frames, returns = [], []
-    while len(frames) * 16 < steps:
-        frames.append(obs)
-        obs, rewards, dones, _ = env.step(sample_actions(sal.policy_logits(model, obs), rng))
-        returns += rewards[dones].tolist()
+    frames: list[np.ndarray] = []
+    games = rollout(lambda x: sample_actions(sal.policy_logits(model, x), rng), CatchBatchEnv(16), seed,
+                    steps=-(-steps // 16), on_step=lambda x, _s, _a, _st: frames.append(x))
+    returns = [score for score, _ in games]
     return np.concatenate(frames)[:steps], float(np.mean(returns)) if returns else float("nan")
 
 

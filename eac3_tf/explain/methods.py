@@ -126,14 +126,14 @@ def _gradcam(model: keras.Model, frames: np.ndarray, target: Target, layer: str 
 
 def _from_gradients(name: str) -> Callable[..., _Run]:
     def run(model: keras.Model, frames: np.ndarray, target: Target, layer: str | None) -> _Run:
-        p = g.layer_pass(model, frames, gradcam._resolve_layer(model, layer), target)
+        p = g.layer_pass(model, frames, gradcam.resolve_layer(model, layer), target)
         return _Run(_FROM_GRADIENTS[name](p.acts, p.grads), p.logits, p.values, p.layer)
 
     return run
 
 
 def _eigencam(model: keras.Model, frames: np.ndarray, target: Target, layer: str | None) -> _Run:
-    p = g.forward_pass(model, frames, gradcam._resolve_layer(model, layer))
+    p = g.forward_pass(model, frames, gradcam.resolve_layer(model, layer))
     g.target_coef(target, p.logits)  # checked like every method's target, though the map ignores it
     return _Run(eigen_cam_map(p.acts), p.logits, p.values, p.layer)
 
@@ -148,7 +148,7 @@ def _scorecam(model: keras.Model, frames: np.ndarray, target: Target, layer: str
     cancels in it); the value has no softmax behind it, so it keeps w_k = s_k. L = ReLU(sum_k w_k A^k).
     """
     _positive("batch_size", batch_size)
-    p = g.forward_pass(model, frames, gradcam._resolve_layer(model, layer))
+    p = g.forward_pass(model, frames, gradcam.resolve_layer(model, layer))
     coef = g.target_coef(target, p.logits)
     masks = g.upsample(p.acts, frames.shape[1:3])  # [N, H, W, K]
     low, high = masks.min(axis=(1, 2), keepdims=True), masks.max(axis=(1, 2), keepdims=True)

@@ -36,18 +36,24 @@ def record(logits_fn: Callable[[np.ndarray], np.ndarray], agent: AgentSpec, step
     """Play `steps` agent steps with actions sampled from `logits_fn` in one env of the agent's settings."""
     from eac3_tf.envs import AtariBatchEnv
     from eac3_tf.policy import sample_actions
+    from eac3_tf.rollout import rollout
 
     env = AtariBatchEnv(agent.env, agent.obs, 1)
     rng = np.random.default_rng(seed)
-    obs = env.reset(seed)
     inputs, screens, starts = [], [], []
-    done = np.ones(1, bool)
-    for _ in progress(range(steps), desc=f"{agent.game}: play", leave=False):
-        inputs.append(obs[0])
-        screens.append(env.last_screens[0])
-        starts.append(bool(done[0]))
-        obs, _, done, _ = env.step(sample_actions(logits_fn(obs), rng))
-    env.close()
+    bar = progress(range(steps), desc=f"{agent.game}: play", leave=False)
+    ticks = iter(bar)
+
+    def on_step(obs: np.ndarray, last_screens: np.ndarray, _actions: np.ndarray, start: np.ndarray) -> None:
+        inputs.append(obs[0].copy())
+        screens.append(last_screens[0].copy())
+        starts.append(bool(start[0]))
+        next(ticks, None)
+
+    try:
+        rollout(lambda x: sample_actions(logits_fn(x), rng), env, seed, steps=steps, on_step=on_step)
+    finally:
+        env.close()
     return Recording(inputs=np.stack(inputs), screens=np.stack(screens), starts=np.array(starts))
 
 
