@@ -12,6 +12,8 @@ from conftest import ROOT, run_cli
 
 from eac3_tf import checkpoint
 
+pytestmark = pytest.mark.integration  # each test trains or evaluates Pong in a fresh process
+
 TINY = ["--workers", "2", "--envs_per_worker", "2", "--log_every", "1"]
 
 

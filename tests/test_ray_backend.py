@@ -1,6 +1,7 @@
 """The Ray backend trains the same A3C on a real Ray cluster: it learns, survives a killed worker, and resumes.
 
-One local cluster (2 CPUs, no dashboard, bound to loopback) serves the whole module. Env and model factories
+One local cluster (2 CPUs, no dashboard, bound to loopback) serves the whole module; the tests on it are
+integration tests, the parameter server's own bookkeeping (in-process) is in the fast tier. Env and model factories
 are lambdas and partials of importable functions, so Ray can ship them to the actor processes.
 """
 
@@ -52,6 +53,7 @@ def mean_score(model, episodes=320, seed=1):
                                                 CatchBatchEnv(16), episodes, seed)])
 
 
+@pytest.mark.integration
 def test_ray_a3c_learns_catch_to_the_threaded_backends_threshold_in_the_same_frame_budget(cluster, tmp_path):
     # The same settings and bar as tests/test_learning.py: 100k frames, 2 workers x 16 envs, mean >= 0.9.
     run = RunConfig(frames=100_000, workers=2, logdir=str(tmp_path), seed=0, checkpoint_every=50_000, log_every=60)
@@ -66,6 +68,7 @@ def test_ray_a3c_learns_catch_to_the_threaded_backends_threshold_in_the_same_fra
     assert seconds < 180  # ~60 s alone on 2 cores; actor start-up (TensorFlow import) is most of the rest
 
 
+@pytest.mark.integration
 def test_a_killed_worker_actor_is_restarted_and_no_frame_is_lost_or_counted_twice(cluster, tmp_path):
     run = RunConfig(frames=10**8, workers=2, logdir=str(tmp_path), seed=0, checkpoint_every=10**9, log_every=60)
     frames_per_update = 5 * 8 * 1  # t_max x envs_per_worker x frames per Catch step
@@ -124,6 +127,7 @@ def test_the_parameter_server_counts_a_repeated_push_once_and_a_restarted_worker
     assert ps.snapshot()[2]["worker_frames"] == [80]
 
 
+@pytest.mark.integration
 def test_parameter_server_state_is_checkpointed_restored_and_resume_continues_the_frame_counter(cluster, tmp_path):
     cfg = A3CConfig(envs_per_worker=8)
     first = train(catch_envs(8), MAKE_MODEL, cfg, RunConfig(frames=6000, workers=2, logdir=str(tmp_path),
@@ -153,6 +157,7 @@ def test_parameter_server_state_is_checkpointed_restored_and_resume_continues_th
     assert counters["frames"] == (counters["updates"] + counters["bad_updates"]) * 40 == sum(counters["worker_frames"])
 
 
+@pytest.mark.integration
 def test_the_command_line_trains_pong_on_a_running_cluster(cluster, tmp_path):
     out = subprocess.run([sys.executable, "-m", "eac3_tf.train", "--game", "Pong", "--frames", "1600", "--workers", "1",
                           "--envs_per_worker", "2", "--logdir", str(tmp_path / "run"), "--log_every", "1",
