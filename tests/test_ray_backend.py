@@ -65,7 +65,6 @@ def test_ray_a3c_learns_catch_to_the_threaded_backends_threshold_in_the_same_fra
     print(f"catch on ray: trained {trained:.3f} after {result.frames} frames in {seconds:.1f} s")
     assert result.frames >= 100_000
     assert trained >= 0.9 * OPTIMAL_RETURN
-    assert seconds < 180  # ~60 s alone on 2 cores; actor start-up (TensorFlow import) is most of the rest
 
 
 @pytest.mark.integration
