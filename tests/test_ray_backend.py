@@ -168,19 +168,3 @@ def test_the_command_line_trains_pong_on_a_running_cluster(cluster, tmp_path):
     assert "frames/s" in out.stdout and "done: " in out.stdout
     assert checkpoint.latest_valid(tmp_path / "run").state["frames"] >= 1600
 
-
-def test_importing_train_and_training_on_threads_never_imports_ray(tmp_path):
-    code = (
-        "import sys\n"
-        "from eac3_tf.config import A3CConfig, RunConfig\n"
-        "from eac3_tf.model import build_model\n"
-        "from eac3_tf.toy import CatchBatchEnv, toy_model_config\n"
-        "from eac3_tf.train import train\n"
-        "train(lambda i: CatchBatchEnv(4), lambda: build_model((10, 5, 1), 3, toy_model_config()),\n"
-        "      A3CConfig(envs_per_worker=4), RunConfig(frames=400, workers=1, logdir=sys.argv[1], log_every=60),\n"
-        "      {'game': 'catch', 'preset': 'toy'}, log=lambda s: None)\n"
-        "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))\n")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=240,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "[]"
