@@ -79,19 +79,28 @@ CATCH_LEARNING_RATE = 2e-3
 CATCH_FRAMES = 100_000
 
 
+def catch_envs(worker_id: int) -> CatchBatchEnv:
+    """`env_fn` of a Catch run (a top-level function, so Ray can ship it to its workers)."""
+    return CatchBatchEnv(CATCH_ENVS)
+
+
+def catch_model():
+    """`model_fn` of a Catch run: a fresh `toy_model_config` network."""
+    from eac3_tf.model import build_model
+
+    return build_model((10, 5, 1), 3, toy_model_config())
+
+
 def train_catch(logdir: str, seed: int = 0, frames: int = CATCH_FRAMES, workers: int = 2,
-                log: Callable[[str], None] = print, log_every: float = 60.0):
-    """Train a Catch agent with the threaded A3C that trains Atari; returns its `TrainResult`."""
+                log: Callable[[str], None] = print, log_every: float = 60.0, backend: str = "threads"):
+    """Train a Catch agent with the A3C that trains Atari (threads, or Ray); returns its `TrainResult`."""
     import tensorflow as tf
 
     from eac3_tf.config import A3CConfig, RunConfig
-    from eac3_tf.model import build_model
     from eac3_tf.train import train
 
     tf.keras.utils.set_random_seed(seed)
-    cfg = toy_model_config()
     run = RunConfig(frames=frames, workers=workers, logdir=logdir, seed=seed, checkpoint_every=frames // 2,
                     log_every=log_every)
-    return train(lambda i: CatchBatchEnv(CATCH_ENVS), lambda: build_model((10, 5, 1), 3, cfg),
-                 A3CConfig(envs_per_worker=CATCH_ENVS, learning_rate=CATCH_LEARNING_RATE), run,
-                 {"game": "catch", "preset": "toy"}, log=log)
+    return train(catch_envs, catch_model, A3CConfig(envs_per_worker=CATCH_ENVS, learning_rate=CATCH_LEARNING_RATE),
+                 run, {"game": "catch", "preset": "toy"}, log=log, backend=backend)

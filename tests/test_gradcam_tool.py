@@ -140,6 +140,7 @@ def pong_ckpt(tmp_path_factory):
     return checkpoint.save(root, model, optimizer_vars=[], state=state, keep=1)
 
 
+@pytest.mark.integration
 def test_record_draws_a_strip_the_per_action_panel_a_gif_and_saves_the_frames(pong_ckpt, tmp_path):
     out = tmp_path / "figs"
     result = run_tool("--checkpoint", str(pong_ckpt), "--record", "8", "--strip", "4", "--gif", "--per_action",
@@ -165,6 +166,7 @@ def test_record_draws_a_strip_the_per_action_panel_a_gif_and_saves_the_frames(po
         assert str(z["game"]) == "pong" and str(z["layer"]) == "conv2" and str(z["target"]) == "the action taken"
 
 
+@pytest.mark.integration
 def test_frames_from_an_npy_draw_a_strip_of_all_of_them(pong_ckpt, tmp_path):
     screens = np.random.default_rng(0).integers(0, 256, (3, 210, 160, 3), dtype=np.uint8)
     np.save(tmp_path / "screens.npy", screens)
@@ -177,6 +179,7 @@ def test_frames_from_an_npy_draw_a_strip_of_all_of_them(pong_ckpt, tmp_path):
     assert png_size(out / "strip.png") == tool().figure_px(rows=1, cols=3, labels=False, side=320)
 
 
+@pytest.mark.integration
 def test_a_folder_of_play_area_pngs_draws_a_strip(pong_ckpt, tmp_path):
     frames = tmp_path / "pngs"
     frames.mkdir()

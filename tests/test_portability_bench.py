@@ -98,6 +98,7 @@ def test_phase0_in_gymnasium_reproduces_our_training_env_observations(bench, max
         game.env.close()
 
 
+@pytest.mark.integration
 def test_the_bench_plays_every_setting_against_the_card(tmp_path):
     out = tmp_path / "pong"
     cmd = [sys.executable, str(BENCH), "--export", "exported/pong", "--episodes", "1", "--max_frames", "3000",

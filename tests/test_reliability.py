@@ -20,6 +20,7 @@ def kill9():
     return module
 
 
+@pytest.mark.integration
 @pytest.mark.timeout(900)  # ~30 s on 2 idle cores; four TensorFlow start-ups take far longer on a loaded machine
 def test_training_killed_with_sigkill_three_times_resumes_every_time_and_loses_nothing(tmp_path):
     lines: list[str] = []
