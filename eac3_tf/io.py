@@ -77,10 +77,15 @@ def replace_folder(built: str | Path, dest: str | Path) -> None:
     folder or the new one (or, for an instant, absent), never a half-written mix.
     """
     built, dest = Path(built), Path(dest)
+    aside = None
     if dest.exists():
         aside = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".old"))
         os.rename(dest, aside / dest.name)
-        os.rename(built, dest)
+    os.rename(built, dest)
+    fd = os.open(dest.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the rename itself survives a power cut
+    finally:
+        os.close(fd)
+    if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
-    else:
-        os.rename(built, dest)

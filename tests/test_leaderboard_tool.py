@@ -6,9 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 from eac3_tf.config import PRESETS, EnvConfig
+
+pytestmark = pytest.mark.integration  # whole command lines, a minute or more each
 
 
 def leaderboard(*args: str) -> subprocess.CompletedProcess:

@@ -8,6 +8,8 @@ import sys
 import pytest
 from conftest import ROOT
 
+pytestmark = pytest.mark.integration  # whole command lines, a minute or more each
+
 
 def quickstart(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "tools/quickstart.py", *args], cwd=ROOT, capture_output=True, text=True,

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eac3_tf.checkpoint import list_checkpoints  # noqa: E402
-from eac3_tf.io import write_json, write_text  # noqa: E402
+from eac3_tf.io import write_json, write_text, write_with  # noqa: E402
 
 
 def proc_status(pid: int) -> dict[str, int] | None:
@@ -175,9 +175,7 @@ def _plot(samples: list[dict], path: Path, summary: dict) -> None:
     ax.set_title(f"soak: RSS growth after warm-up {summary['rss_growth_after_warmup']:+.1%}")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=100))
     plt.close(fig)
 
 

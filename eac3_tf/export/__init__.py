@@ -57,6 +57,7 @@ from eac3_tf.export.parity import (
     relu_kink_frames,
     tflite_outputs,
 )
+from eac3_tf.io import replace_folder
 
 CARD = CARD_NAME
 FILES = (POLICY_ONNX, POLICY_TFLITE, CAM_ONNX)
@@ -174,19 +175,7 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def _move_into_place(tmp: Path, out: Path, force: bool) -> None:
-    """Rename the finished folder to `out`; a previous export is moved aside first and removed after."""
-    parent = out.parent
-    old = None
-    if out.exists():
-        if not force:  # it appeared while we worked
-            raise UsageError(f"--out {out} exists; pass --force to replace it")
-        old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.", suffix=".old"))
-        os.rename(out, old / out.name)
-    os.rename(tmp, out)
-    fd = os.open(parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Rename the finished folder to `out`; a previous export is the old folder or the new one, never neither."""
+    if out.exists() and not force:  # it appeared while we worked
+        raise UsageError(f"--out {out} exists; pass --force to replace it")
+    replace_folder(tmp, out)
