@@ -1,0 +1,60 @@
+"""Score the object boxes of both sources (OCAtari's RAM reading, the colour tables) against their pixels.
+
+    python tools/validate_objects.py [--games pong,qbert] [--steps 300] [--seed 0] \
+        [--out results/explain/objects_validation]
+
+Each game plays `--steps` uniformly random agent steps (EnvConfig defaults) with its RAM kept; every class
+of each source is scored on the screens (`eac3_tf.explain.objects_validation`). Needs OCAtari (the
+`objects` extra, then ocatari itself without its dependencies). Writes OUT.json and OUT.md and prints the
+Markdown.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from eac3_tf.cli import ArgumentParser, UsageError, check_output_folder, guard, import_tensorflow_quietly  # noqa: E402
+from eac3_tf.io import write_json, write_text  # noqa: E402
+
+
+def main() -> None:
+    from eac3_tf.explain import objects
+    from eac3_tf.explain.objects_validation import GAMES, ValidationConfig, markdown, validate
+
+    p = ArgumentParser(prog="validate_objects.py", description=__doc__.split("\n")[0])
+    p.add_argument("--games", default=",".join(GAMES), help=f"comma-separated rom ids (default: {','.join(GAMES)})")
+    p.add_argument("--steps", type=int, default=300, help="random agent steps per game (default 300)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="results/explain/objects_validation", help="writes OUT.json and OUT.md")
+    args = p.parse_args()
+    try:
+        config = ValidationConfig(games=tuple(g for g in args.games.split(",") if g), steps=args.steps,
+                                  seed=args.seed)
+    except ValueError as e:
+        raise UsageError(str(e)) from e
+    if not objects.ocatari_available():
+        raise UsageError(f"OCAtari is not installed; install it with: {objects.INSTALL}")
+    out = Path(args.out)
+    check_output_folder(str(out.parent), "--out")
+    import_tensorflow_quietly()
+    from tqdm import tqdm
+
+    t0 = time.time()
+    result = validate(config, progress=tqdm)
+    command = "python tools/validate_objects.py " + shlex.join(sys.argv[1:])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(out.with_suffix(".json"), {"command": command, "seconds": round(time.time() - t0, 1), **result})
+    text = markdown(result, command)
+    write_text(out.with_suffix(".md"), text + "\n")
+    print(text)
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} in {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    guard(main, "validate_objects.py")
