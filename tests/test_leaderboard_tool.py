@@ -44,6 +44,7 @@ def test_a_pong_agent_gets_faithfulness_localisation_removal_and_cost_per_method
         assert len(row.get("randomisation_spearman", [0] * 4)) == 4
     text = out.with_suffix(".md").read_text()
     assert "## pong (fast, 7 frames trained; 32 frames;" in text and "| random |" in text
+    assert "removal ρ (mass / mass÷area)" in text
 
 
 def test_an_unknown_method_is_one_line_and_exit_2(tmp_path):

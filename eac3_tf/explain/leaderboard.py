@@ -148,7 +148,8 @@ def markdown(boards: list[dict], command: str) -> str:
              f"{STEPS} steps. Randomisation: mean Spearman ρ with the trained maps as the layers are re-initialised "
              "from the top (lower is better: the map depends on the weights). Pointing: the map's maximum on the "
              "class within one map cell; mass/area: 1.0 is chance. Removal ρ: Spearman of the map's mass on an "
-             "object class with the policy's KL when that class is erased (the random row is chance). "
+             "object class (and of its mass / area share, which random maps leave near 0 however big an object is) "
+             "with the policy's KL when that class is erased. "
              f"ms/frame at batch {TIMING_BATCH}, best of 3.", "", f"Command: `{command}`", ""]
     for b in boards:
         classes = sorted({c for r in b["methods"].values() for c in r.get("localisation", {})})
@@ -157,7 +158,7 @@ def markdown(boards: list[dict], command: str) -> str:
                   "| method | deletion ↓ | insertion ↑ | value del. ↑ | value ins. ↓ | randomisation ρ "
                   f"({' / '.join(b['randomisation_stages'])}) | "
                   + "".join(f"pointing {c} | mass/area {c} | " for c in classes)
-                  + "removal ρ | ms/frame (× forward) |",
+                  + "removal ρ (mass / mass÷area) | ms/frame (× forward) |",
                   "|---|---|---|---|---|---|" + "---|---|" * len(classes) + "---|---|"]
         for method, r in b["methods"].items():
             rand = " / ".join(_f(s, 2) for s in r.get("randomisation_spearman", [])) or "—"
@@ -166,6 +167,11 @@ def markdown(boards: list[dict], command: str) -> str:
             speed = f"{r['ms_per_frame']:.2f} ({r['times_forward']:.1f}×)" if "ms_per_frame" in r else "—"
             lines.append(f"| {method} | {_f(r['deletion_auc']['mean'])} | {_f(r['insertion_auc']['mean'])} | "
                          f"{_f(r['value_deletion_auc']['mean'])} | {_f(r['value_insertion_auc']['mean'])} | {rand} | "
-                         f"{loc}{_f(r.get('removal_spearman'), 2)} | {speed} |")
+                         f"{loc}{_f(r.get('removal_spearman'), 2)} / {_f(r.get('removal_spearman_density'), 2)} | "
+                         f"{speed} |")
+        removal = b.get("object_removal_by_class", {})
+        moved = [f"{c} {v['kl']['mean']:.3f} ({v['pairs']} frames)" for c, v in removal.items() if v.get("kl")]
+        if moved:
+            lines += ["", "Policy KL (nats) when a class is erased: " + ", ".join(moved) + "."]
         lines.append("")
     return "\n".join(lines)
