@@ -6,7 +6,6 @@ Prints, per backend, the wall-clock seconds of `train` (on Ray: the local cluste
 included), the frames trained and the trained agent's mean score over 320 games (the tests ask >= 0.9).
 """
 
-import argparse
 import os
 import sys
 import tempfile
@@ -15,6 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a one-machine cluster on loopback
 
@@ -46,7 +47,7 @@ def measure(backend: str, frames: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="catch_learning.py", description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", choices=("threads", "ray"), default=["threads", "ray"])
     parser.add_argument("--frames", type=int, default=100_000)
     args = parser.parse_args()
@@ -56,4 +57,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guard(main, "catch_learning.py")

@@ -14,7 +14,6 @@ Also printed: the share of CPU time the VM's host took (steal) while timing; fig
 high are slow and noisy. Saves results/bench/gradcam_speed.json + .md.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -25,6 +24,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from eac3_tf.cli import import_tensorflow_quietly  # noqa: E402
@@ -83,7 +84,7 @@ def interleaved(cases: dict, seconds: float, rounds: int) -> dict[str, list[floa
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = ArgumentParser(prog="gradcam_speed.py")
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--seconds", type=float, default=5.0, help="timing per case, split over the rounds")
     p.add_argument("--rounds", type=int, default=15, help="rounds the cases take turns in; medians are kept")
@@ -161,4 +162,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guard(main, "gradcam_speed.py")

@@ -11,7 +11,6 @@ sampling) on one core (goal: >= 2,000 steps/s). Without --export, the checkpoint
 Saves results/bench/player_latency.json + .md.
 """
 
-import argparse
 import json
 import os
 import platform
@@ -25,6 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
 
 
 def timed(fn, frames: np.ndarray, iters: int, warmup: int = 20) -> dict:
@@ -77,7 +77,7 @@ def end_to_end(model_path: Path, card, steps: int, seed: int = 0) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = ArgumentParser(prog="player_latency.py")
     p.add_argument("--export", default=None, help="export folder (default: export --checkpoint to a temp folder)")
     p.add_argument("--checkpoint", default=None, help="the Keras checkpoint (default: the one named on the card)")
     p.add_argument("--frames", type=int, default=256, help="real frames cycled through")
@@ -175,4 +175,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guard(main, "player_latency.py")

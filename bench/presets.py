@@ -5,7 +5,6 @@ Prints a Markdown table per preset and a summary; saves JSON + Markdown. The tra
 workers' own: forward, A3C loss, gradient on a tape, global-norm clip (no apply), in a tf.function.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -15,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from eac3_tf.cli import import_tensorflow_quietly  # noqa: E402
@@ -72,7 +73,7 @@ def train_step_ms_per_sample(model, batch: int, seconds: float) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = ArgumentParser(prog="presets.py")
     p.add_argument("--batch", type=int, default=80, help="samples per train step (t_max x envs per worker)")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--out", default="results/bench/presets")
@@ -103,4 +104,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guard(main, "presets.py")

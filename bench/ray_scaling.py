@@ -14,7 +14,6 @@ Usage: python bench/ray_scaling.py [--game pong] [--preset fast] [--workers 1 2]
 Saves results/bench/ray_scaling.json + .md (written to a temp file, then renamed).
 """
 
-import argparse
 import csv
 import json
 import os
@@ -29,6 +28,7 @@ from eac3_tf.io import write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
 
   # noqa: E402
 
@@ -145,7 +145,7 @@ def estimate(results: list[dict], ps: dict) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = ArgumentParser(prog="ray_scaling.py")
     p.add_argument("--game", default="pong")
     p.add_argument("--preset", default="fast")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
@@ -210,4 +210,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guard(main, "ray_scaling.py")

@@ -12,7 +12,6 @@ Prints, then saves to results/bench/train_throughput.json + .md:
   trainer  `python -m eac3_tf.train`, fast and paper presets -> R_train = trainer env steps/s / peer's
 """
 
-import argparse
 import csv
 import json
 import multiprocessing as mp
@@ -29,6 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PEER = ROOT.parent / "shared" / "peers" / "a2c_atari.py"
 
@@ -174,7 +175,7 @@ def peer_steps_per_sec(game: str, minutes: float) -> float:
 def main() -> None:
     from trainer_fps import measure
 
-    p = argparse.ArgumentParser()
+    p = ArgumentParser(prog="train_throughput.py")
     p.add_argument("--game", default="pong")
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--peer_minutes", type=float, default=3)
@@ -213,4 +214,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guard(main, "train_throughput.py")

@@ -8,7 +8,6 @@ share of each worker's time spent emulating, preprocessing, acting (forward + sa
 gradients and applying them (lock wait included). Saves results/bench/trainer_fps.json + .md.
 """
 
-import argparse
 import csv
 import json
 import os
@@ -18,6 +17,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from eac3_tf.cli import ArgumentParser, guard
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +86,7 @@ def breakdown(game: str, preset: str, workers: int, envs: int, t_max: int, secon
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
+    p = ArgumentParser(prog="trainer_fps.py")
     p.add_argument("--game", default="pong")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--presets", nargs="+", default=["fast", "impala"])
@@ -128,4 +129,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    guard(main, "trainer_fps.py")

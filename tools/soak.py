@@ -13,7 +13,6 @@ its final checkpoint and exit. Writes `<out>.csv`, `<out>.png` and `<out>.json`.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -26,8 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 from eac3_tf.checkpoint import list_checkpoints  # noqa: E402
+from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
 from eac3_tf.io import write_json, write_text, write_with  # noqa: E402
 
 
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     train_args = argv[argv.index("--") + 1:] if "--" in argv else []
     own = argv[:argv.index("--")] if "--" in argv else argv
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="soak.py", description=__doc__.splitlines()[0])
     parser.add_argument("--pid", type=int, help="attach to this running trainer instead of launching one")
     parser.add_argument("--logdir", help="the trainer's --logdir (required with --pid)")
     parser.add_argument("--minutes", type=float, default=30.0)
@@ -180,4 +179,4 @@ def _plot(samples: list[dict], path: Path, summary: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    guard(main, "soak.py")

@@ -31,8 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 from eac3_tf.checkpoint import list_checkpoints  # noqa: E402
+from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
 from eac3_tf.config import PAPER_GAMES, camel_game  # noqa: E402
 from eac3_tf.envs import game_id  # noqa: E402
 from eac3_tf.io import copy_folder, write_json, write_text  # noqa: E402
@@ -246,7 +246,7 @@ def game_row(game: str, logdir: Path, results: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Check the arguments, run the stages and record the commands in results/suite/COMMANDS.md."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(prog="train_suite.py", description=__doc__.splitlines()[0])
     p.add_argument("--games", default=",".join(camel_game(g) for g in PAPER_GAMES))
     p.add_argument("--frames", type=int, default=10_000_000, help="the same frame budget for every game")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -330,4 +330,4 @@ def stages_for(games: list[str], stages: list[str], args: argparse.Namespace, do
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    guard(main, "train_suite.py")
