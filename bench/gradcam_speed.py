@@ -1,7 +1,7 @@
 """Grad-CAM speed against perturbation saliency on the same net and frames, in one run.
 
 Usage: python bench/gradcam_speed.py [--checkpoint runs/pong_fast] [--seconds 5]
-ms/frame at batch 1 and 32 for `eac3_tf.gradcam.grad_cam` and `eac3_tf.saliency.perturbation_saliency`
+ms/frame at batch 1 and 32 for `eac3_tf.gradcam.grad_cam` and `eac3_tf.explain.perturbation.perturbation_saliency`
 (Greydanus-style, patch 5, stride 5: one masked forward per grid point, batched); each case is timed in
 --rounds interleaved rounds and its median kept. R_cam = perturbation ms / Grad-CAM ms at batch 32, taken
 in each round (the two run back to back) and the median of those ratios kept. Without --checkpoint an
@@ -34,8 +34,9 @@ tf = import_tensorflow_quietly()
 
 import keras  # noqa: E402
 
-from eac3_tf import checkpoint, gradcam, saliency  # noqa: E402
+from eac3_tf import checkpoint, gradcam  # noqa: E402
 from eac3_tf.config import PRESETS  # noqa: E402
+from eac3_tf.explain import perturbation  # noqa: E402
 from eac3_tf.io import write_text  # noqa: E402
 from eac3_tf.model import build_model  # noqa: E402
 
@@ -105,7 +106,7 @@ def main() -> None:
     tkv = tf_keras_vis_gradcam(model)
     for batch in (1, 32):
         cases[f"gradcam_ms_per_frame_b{batch}"] = (lambda x: gradcam.grad_cam(model, x), frames[:batch])
-        cases[f"perturbation_ms_per_frame_b{batch}"] = (lambda x: saliency.perturbation_saliency(model, x),
+        cases[f"perturbation_ms_per_frame_b{batch}"] = (lambda x: perturbation.perturbation_saliency(model, x),
                                                         frames[:batch])
         if tkv is not None:
             cases[f"tf_keras_vis_ms_per_frame_b{batch}"] = (tkv, frames[:batch])

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from eac3_tf import gradcam, saliency
+from eac3_tf import gradcam
 from eac3_tf.config import ConvSpec, ModelConfig, ObsConfig
-from eac3_tf.explain import METHODS, MethodResult, explain
+from eac3_tf.explain import METHODS, MethodResult, explain, perturbation
 from eac3_tf.explain import gradients as g
 from eac3_tf.model import build_model
 
@@ -259,7 +259,7 @@ def test_perturbation_is_saliencys_perturbation_saliency(pooled, target):
     result = explain(model, frames, method="perturbation", target=target)
     assert result.raw.shape == (3, 4, 4) and result.raw.max() > 0  # 20x20 frames, stride 5: a 4x4 grid
     # normalise-then-upsample here, upsample-then-normalise there: equal where the stride divides the frame
-    np.testing.assert_allclose(result.maps, saliency.perturbation_saliency(model, frames, target=target), atol=1e-6)
+    np.testing.assert_allclose(result.maps, perturbation.perturbation_saliency(model, frames, target=target), atol=1e-6)
 
 
 # --- agreement with tf-keras-vis ---------------------------------------------------------------------------

@@ -63,14 +63,11 @@ def test_a_qbert_agent_gets_deletion_insertion_randomisation_and_object_checks(t
 
 def test_a_game_without_a_colour_table_gets_one_line_instead_of_the_object_table():
     assert gf.objects_markdown({"game": "breakout"}) == [
-        "No object checks: this tool locates objects by their colours, and `eac3_tf.saliency.OBJECT_COLOURS` has "
-        "no colour table for Breakout.", ""]
+        "No object checks: this tool locates objects by their colours, and `eac3_tf.explain.colours.OBJECT_COLOURS` "
+        "has no colour table for Breakout.", ""]
 
 
 def test_catch_pointing_counts_hits_and_says_where_the_misses_land():
-    from eac3_tf import saliency
-
-    gf.sal = saliency
     frames = np.zeros((3, 10, 5, 1), np.uint8)
     frames[:, 2, 1, 0] = 255  # the ball
     frames[:, 9, 3, 0] = 255  # the paddle

@@ -78,7 +78,7 @@ def test_boxes_from_colours_need_no_ram_and_auto_says_what_it_needs():
 
 
 def test_every_class_has_a_source_of_its_own_kind():
-    from eac3_tf.saliency import OBJECT_COLOURS
+    from eac3_tf.explain.colours import OBJECT_COLOURS
 
     for game, classes in ob.SOURCES.items():
         for name, source in classes.items():

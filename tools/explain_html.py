@@ -226,7 +226,7 @@ def faithfulness(agent, inputs: np.ndarray, maps: np.ndarray, actions: np.ndarra
     import gradcam_faithfulness as gf  # its STEPS and BLUR_SIGMA: the numbers the README reports
     from tqdm import tqdm
 
-    from eac3_tf.saliency import deletion_insertion
+    from eac3_tf.explain.faithfulness import deletion_insertion
 
     start = time.perf_counter()
     idx = np.unique(np.linspace(0, len(inputs) - 1, min(n, len(inputs))).round().astype(int))

@@ -9,7 +9,7 @@ Usage:
 The game: `--frames` agent steps are played by the checkpoint's policy (sampled actions) in one
 `AtariBatchEnv` (the checkpoint's env settings, seed `--seed`; policy RNG seed `--seed`); every model
 input seen is one frame. Any ALE game is accepted; the object checks need object positions, which this
-tool reads from the screen colours on the six games with a colour table (`eac3_tf.saliency.OBJECT_COLOURS`:
+tool reads from the screen colours on the six games with a colour table (`eac3_tf.explain.colours.OBJECT_COLOURS`:
 Pong, Space Invaders, Demon Attack, Beam Rider, Phoenix, Qbert). `--skip_toy` leaves the Catch part out.
 Catch: an agent is trained as tests/test_learning.py trains one (100k frames,
 2 workers, 16 envs each, lr 2e-3, seed `--seed`), or loaded from `--toy_checkpoint`, and plays
@@ -57,13 +57,14 @@ sys.path.insert(0, str(ROOT))
 from eac3_tf import checkpoint, cli  # noqa: E402
 from eac3_tf.agent import agent_spec  # noqa: E402
 from eac3_tf.config import camel_game  # noqa: E402
+from eac3_tf.explain import colours, measures  # noqa: E402
 from eac3_tf.explain.counterfactual import object_removal  # noqa: E402
 from eac3_tf.explain.recording import object_masks as recorded_objects  # noqa: E402
 from eac3_tf.explain.recording import record  # noqa: E402
 from eac3_tf.explain.summary import stats  # noqa: E402
 from eac3_tf.io import write_text  # noqa: E402
 
-sal = None  # eac3_tf.saliency: main() imports it once the arguments are checked (it loads TensorFlow)
+faithfulness = perturbation = None  # main() imports these once the arguments are checked (they load TensorFlow)
 
 STEPS = 20  # deletion / insertion steps
 BLUR_SIGMA = 5.0  # deletion / insertion baseline blur, pixels
@@ -109,7 +110,7 @@ def record_toy(model, steps: int, seed: int) -> tuple[np.ndarray, float]:
 
     rng = np.random.default_rng(seed)
     frames: list[np.ndarray] = []
-    games = rollout(lambda x: sample_actions(sal.policy_logits(model, x), rng), CatchBatchEnv(16), seed,
+    games = rollout(lambda x: sample_actions(perturbation.policy_logits(model, x), rng), CatchBatchEnv(16), seed,
                     steps=-(-steps // 16), on_step=lambda x, _s, _a, _st: frames.append(x))
     returns = [score for score, _ in games]
     return np.concatenate(frames)[:steps], float(np.mean(returns)) if returns else float("nan")
@@ -129,10 +130,10 @@ def agent_pointing(maps: np.ndarray, frames: np.ndarray, tolerance: int) -> dict
     where each maximum lies from the nearest object cell (offset counts, "dy,dx", row and column)."""
     masks = catch_object_masks(frames)["objects"]
     zero = maps.reshape(len(maps), -1).max(axis=1) == 0
-    tolerant = sal.pointing_game(maps, masks, tolerance)
-    offsets = sal.argmax_offsets(maps, masks)[sal.offsets_defined(maps, masks)]
+    tolerant = measures.pointing_game(maps, masks, tolerance)
+    offsets = measures.argmax_offsets(maps, masks)[measures.offsets_defined(maps, masks)]
     keys, counts = np.unique(offsets, axis=0, return_counts=True)
-    return {"frames": len(frames), "pointing": float(np.mean(sal.pointing_game(maps, masks))),
+    return {"frames": len(frames), "pointing": float(np.mean(measures.pointing_game(maps, masks))),
             "pointing_tolerant": float(np.mean(tolerant)), "all_zero_maps": int(zero.sum()),
             "pointing_tolerant_defined": float(np.mean(tolerant[~zero])) if (~zero).any() else None,
             "offset_counts": {f"{dy},{dx}": int(c) for (dy, dx), c in zip(keys.tolist(), counts, strict=True)}}
@@ -194,14 +195,14 @@ def compute_maps(model, frames, seed: int, pert_kwargs: dict, timings: dict, tag
     maps["gradcam"] = chunked(lambda s: grad_cam(model, frames[s]), n, f"{tag}: grad-cam")
     timings["gradcam"] = time.perf_counter() - t
     t = time.perf_counter()
-    maps["perturbation"] = chunked(lambda s: sal.perturbation_saliency(model, frames[s], **pert_kwargs), n,
+    maps["perturbation"] = chunked(lambda s: perturbation.perturbation_saliency(model, frames[s], **pert_kwargs), n,
                                    f"{tag}: perturbation")
     timings["perturbation"] = time.perf_counter() - t
     convs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     if len(convs) > 1:  # the finest layer, to show what the choice of layer costs or buys
         maps[f"gradcam_{convs[0]}"] = chunked(lambda s: grad_cam(model, frames[s], layer=convs[0]), n,
                                                f"{tag}: grad-cam {convs[0]}")
-    maps["blur_change"] = sal.blur_change_map(frames, **pert_kwargs)
+    maps["blur_change"] = perturbation.blur_change_map(frames, **pert_kwargs)
     maps["random"] = np.random.default_rng(seed + 1).random(maps["gradcam"].shape).astype(np.float32)
     return maps
 
@@ -210,7 +211,7 @@ def deletion_insertion_all(model, frames, maps: dict, actions, seed: int, timing
     out = {}
     t = time.perf_counter()
     for name, m in maps.items():
-        curves = [sal.deletion_insertion(model, frames[s], m[s], actions[s], steps=STEPS, baseline="blur",
+        curves = [faithfulness.deletion_insertion(model, frames[s], m[s], actions[s], steps=STEPS, baseline="blur",
                                          blur_sigma=BLUR_SIGMA, seed=seed)
                   for s in (slice(i, i + CHUNK) for i in tqdm(range(0, len(frames), CHUNK),
                                                              desc=f"{tag}: deletion/insertion {name}", leave=False))]
@@ -230,7 +231,7 @@ def cascade(model, frames, stages, seed: int, map_fn, chunk: int, desc: str) -> 
     so every chunk sees the same randomised weights: the result equals one call on all frames."""
     names, corr = None, []
     for i in tqdm(range(0, len(frames), chunk), desc=desc, leave=False):
-        res = sal.cascading_randomization(model, frames[i:i + chunk], stages, map_fn=map_fn, seed=seed)
+        res = faithfulness.cascading_randomization(model, frames[i:i + chunk], stages, map_fn=map_fn, seed=seed)
         names = res.stages
         corr.append(res.correlations)
     corr = np.concatenate(corr, axis=1)
@@ -239,14 +240,14 @@ def cascade(model, frames, stages, seed: int, map_fn, chunk: int, desc: str) -> 
 
 def randomization_all(model, frames, cascade_n: int, seed: int, pert_kwargs: dict, timings: dict,
                       tag: str) -> dict:
-    stages = sal.randomization_stages(model)
+    stages = faithfulness.randomization_stages(model)
     out = {}
     t = time.perf_counter()
     out["gradcam"] = cascade(model, frames, stages, seed, None, 128, f"{tag}: randomisation grad-cam")
     timings["randomization_gradcam"] = time.perf_counter() - t
     t = time.perf_counter()
     out["perturbation"] = cascade(model, frames[:cascade_n], stages, seed,
-                                  lambda m, f, a: sal.perturbation_saliency(m, f, **pert_kwargs), CHUNK,
+                                  lambda m, f, a: perturbation.perturbation_saliency(m, f, **pert_kwargs), CHUNK,
                                   f"{tag}: randomisation perturbation")
     timings["randomization_perturbation"] = time.perf_counter() - t
     return out
@@ -262,10 +263,10 @@ def mass_and_pointing(maps: dict, masks: np.ndarray, tolerance: int) -> dict:
     area = masks.mean(axis=(1, 2))
     out = {"area_share": stats(area), "pointing_tolerance_cells": tolerance}
     for name, m in maps.items():
-        mass = sal.object_mass(m, masks)
+        mass = measures.object_mass(m, masks)
         out[name] = {"mass": stats(mass), "ratio": float(np.nanmean(mass) / area.mean()) if area.mean() > 0 else None,
-                     "pointing": float(np.mean(sal.pointing_game(m, masks))),
-                     "pointing_tolerant": float(np.mean(sal.pointing_game(m, masks, tolerance)))}
+                     "pointing": float(np.mean(measures.pointing_game(m, masks))),
+                     "pointing_tolerant": float(np.mean(measures.pointing_game(m, masks, tolerance)))}
     return out
 
 
@@ -273,7 +274,7 @@ def evaluate(model, frames, pert_kwargs: dict, args, timings: dict, tag: str) ->
     """The measures both tasks share; returns (result, maps)."""
     from eac3_tf.gradcam import grad_cam_raw
 
-    actions = sal.policy_logits(model, frames).argmax(-1)
+    actions = perturbation.policy_logits(model, frames).argmax(-1)
     maps = compute_maps(model, frames, args.seed, pert_kwargs, timings, tag)
     cell = frames.shape[1] // grad_cam_raw(model, frames[:1]).shape[1]  # input pixels per Grad-CAM cell
     result = {"frames": len(frames), "perturbation": pert_kwargs, "gradcam_cell_px": int(cell),
@@ -281,7 +282,7 @@ def evaluate(model, frames, pert_kwargs: dict, args, timings: dict, tag: str) ->
     result["deletion_insertion"] = deletion_insertion_all(model, frames, maps, actions, args.seed, timings, tag)
     result["randomization"] = randomization_all(model, frames, args.cascade_frames, args.seed, pert_kwargs, timings,
                                                 tag)
-    result["spearman_with_blur_change"] = {name: stats(sal.rank_correlation(maps[name], maps["blur_change"]))
+    result["spearman_with_blur_change"] = {name: stats(measures.rank_correlation(maps[name], maps["blur_change"]))
                                            for name in ("gradcam", "perturbation", "random")}
     return result, maps
 
@@ -290,9 +291,9 @@ def run_game(args, agent, timings: dict) -> dict:
     t0 = time.perf_counter()
     model = checkpoint.load(agent.path, with_optimizer=False).model
     t = time.perf_counter()
-    rec = record(lambda x: sal.policy_logits(model, x), agent, args.frames, args.seed, progress=tqdm)
+    rec = record(lambda x: perturbation.policy_logits(model, x), agent, args.frames, args.seed, progress=tqdm)
     frames = rec.inputs
-    object_masks, class_masks = recorded_objects(rec, agent) if agent.game in sal.OBJECT_COLOURS else (None, None)
+    object_masks, class_masks = recorded_objects(rec, agent) if agent.game in colours.OBJECT_COLOURS else (None, None)
     timings["record"] = time.perf_counter() - t
     h, w = frames.shape[1:3]
     result, maps = evaluate(model, frames, {"patch": 5.0, "stride": 5, "sigma": 3.0}, args, timings, agent.game)
@@ -300,10 +301,10 @@ def run_game(args, agent, timings: dict) -> dict:
               "frames_trained": agent.frames_trained, "env": dataclasses.asdict(agent.env), **result}
     if object_masks is not None:
         t = time.perf_counter()
-        result["objects"] = {which: mass_and_pointing(maps, sal.downsample_mask(m, (h, w)),
+        result["objects"] = {which: mass_and_pointing(maps, colours.downsample_mask(m, (h, w)),
                                                       result["gradcam_cell_px"])
                              for which, m in object_masks.items()}
-        result["objects_by_class"] = {name: mass_and_pointing(maps, sal.downsample_mask(m, (h, w)),
+        result["objects_by_class"] = {name: mass_and_pointing(maps, colours.downsample_mask(m, (h, w)),
                                                               result["gradcam_cell_px"])
                                       for name, m in class_masks.items()}
         timings["objects"] = time.perf_counter() - t
@@ -337,7 +338,7 @@ def run_toy(args, timings: dict) -> dict:
     tol = result["gradcam_cell_px"]  # 1: one cell, the 3x3 conv's receptive-field radius
     result["objects"] = mass_and_pointing(maps, masks["objects"], tol)
     result["pointing_by_object"] = {
-        name: {f"{obj}{suffix}": float(np.mean(sal.pointing_game(m, masks[obj], t)))
+        name: {f"{obj}{suffix}": float(np.mean(measures.pointing_game(m, masks[obj], t)))
                for obj in ("ball", "paddle") for suffix, t in (("", 0), ("_tolerant", tol))}
         for name, m in maps.items()}
     t = time.perf_counter()
@@ -414,7 +415,7 @@ def objects_markdown(atari: dict) -> list[str]:
     game = camel_game(atari["game"])
     if "objects" not in atari:
         return [f"No object checks: this tool locates objects by their colours, and "
-                f"`eac3_tf.saliency.OBJECT_COLOURS` has no colour table for {game}.", ""]
+                f"`eac3_tf.explain.colours.OBJECT_COLOURS` has no colour table for {game}.", ""]
     tol = atari["objects"]["stack"]["pointing_tolerance_cells"]
     classes = list(atari.get("objects_by_class", {}))
     lines = [f"## {game}: map mass on {', '.join(c.replace('_', ' ') for c in classes) or 'the objects'}", "",
@@ -503,7 +504,7 @@ def finite(x):
 
 
 def main(argv=None) -> int:
-    global sal
+    global faithfulness, perturbation
     args = parse_args(argv)
     if args.toy_agents > 20:
         raise cli.UsageError(f"--toy_agents must be 1..20, got {args.toy_agents}")
@@ -520,7 +521,7 @@ def main(argv=None) -> int:
     cli.check_output_folder(out.parent, "--out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tf = cli.import_tensorflow_quietly()
-    from eac3_tf import saliency as sal
+    from eac3_tf.explain import faithfulness, perturbation
 
     tf.keras.utils.set_random_seed(args.seed)
     game = agent.game

@@ -43,8 +43,8 @@ def main() -> None:
     import_tensorflow_quietly()
     from tqdm import tqdm
 
-    from eac3_tf import checkpoint, saliency
-    from eac3_tf.explain import METHODS
+    from eac3_tf import checkpoint
+    from eac3_tf.explain import METHODS, perturbation
     from eac3_tf.explain.leaderboard import board, markdown
     from eac3_tf.explain.recording import record
 
@@ -55,7 +55,7 @@ def main() -> None:
     boards, t0 = [], time.time()
     for agent in agents:
         model = checkpoint.load(agent.path, with_optimizer=False).model
-        rec = record(lambda x, model=model: saliency.policy_logits(model, x), agent, args.frames, args.seed,
+        rec = record(lambda x, model=model: perturbation.policy_logits(model, x), agent, args.frames, args.seed,
                      progress=tqdm)
         boards.append(board(model, agent, rec, methods, args.seed, args.cascade_frames))
     command = "python tools/leaderboard.py " + shlex.join(sys.argv[1:])

@@ -106,7 +106,8 @@ def object_removal(agent: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
     policy's KL and the absolute value change, and per map Spearman's rho of its mass on the class (and of
     mass / area share, which does not grow with an object's size) against the KL, and of mass against |dV|.
     """
-    from eac3_tf.saliency import downsample_mask, object_mass, rank_correlation
+    from eac3_tf.explain.colours import downsample_mask
+    from eac3_tf.explain.measures import object_mass, rank_correlation
 
     idx = stack_indices(starts, obs.stack)
     rows = slice(obs.crop_top, obs.crop_bottom)

@@ -56,19 +56,19 @@ def _ms_per_frame(fn: Callable[[np.ndarray], object], frames: np.ndarray, repeat
 
 
 def _localisation(maps: np.ndarray, class_masks: dict[str, np.ndarray], cell: int) -> dict:
-    from eac3_tf import saliency as sal
+    from eac3_tf.explain import colours, measures
 
     out = {}
     for name, m in class_masks.items():
-        small = sal.downsample_mask(m, maps.shape[1:3])
+        small = colours.downsample_mask(m, maps.shape[1:3])
         on = small.any(axis=(1, 2))
         if not on.any():
             out[name] = {"frames": 0}
             continue
         area = small[on].mean(axis=(1, 2))
-        mass = sal.object_mass(maps[on], small[on])
+        mass = measures.object_mass(maps[on], small[on])
         out[name] = {"frames": int(on.sum()),
-                     "pointing": float(np.mean(sal.pointing_game(maps[on], small[on], tolerance=cell))),
+                     "pointing": float(np.mean(measures.pointing_game(maps[on], small[on], tolerance=cell))),
                      "mass_over_area": float(np.nanmean(mass) / area.mean())}
     return out
 
@@ -76,7 +76,7 @@ def _localisation(maps: np.ndarray, class_masks: dict[str, np.ndarray], cell: in
 def board(model, agent: AgentSpec, rec: Recording, methods: tuple[str, ...], seed: int = 0,
           cascade_frames: int = 16, log: Callable[[str], None] = print) -> dict:
     """Measure every method (and random maps) on one agent's recording; see the module docstring."""
-    from eac3_tf import saliency as sal
+    from eac3_tf.explain import colours, faithfulness
     from eac3_tf.explain.methods import explain
 
     frames = rec.inputs
@@ -86,8 +86,8 @@ def board(model, agent: AgentSpec, rec: Recording, methods: tuple[str, ...], see
 
     forward = tf.function(lambda x: model(tf.cast(x, tf.float32), training=False))
     forward_ms = _ms_per_frame(forward, frames)  # compiled, as the methods' own graphs are
-    stages = sal.randomization_stages(model)
-    known = agent.game in sal.OBJECT_COLOURS
+    stages = faithfulness.randomization_stages(model)
+    known = agent.game in colours.OBJECT_COLOURS
     _, by_class = object_masks(rec, agent) if known else (None, None)
     out = {"game": agent.game, "checkpoint": str(agent.path), "preset": agent.preset,
            "frames_trained": agent.frames_trained, "frames": int(len(frames)), "forward_ms_per_frame": forward_ms,
@@ -100,13 +100,13 @@ def board(model, agent: AgentSpec, rec: Recording, methods: tuple[str, ...], see
         a_maps = np.concatenate([fn(model, frames[i:i + 64], None) for i in range(0, len(frames), 64)])
         v_maps = np.concatenate([fn(model, frames[i:i + 64], "value") for i in range(0, len(frames), 64)])
         action_maps[method] = a_maps
-        di = sal.deletion_insertion(model, frames, a_maps, actions, steps=STEPS, blur_sigma=BLUR_SIGMA, seed=seed)
-        dv = sal.deletion_insertion(model, frames, v_maps, actions, steps=STEPS, blur_sigma=BLUR_SIGMA, seed=seed)
+        di, dv = (faithfulness.deletion_insertion(model, frames, m, actions, steps=STEPS, blur_sigma=BLUR_SIGMA,
+                                                  seed=seed) for m in (a_maps, v_maps))
         row = {"deletion_auc": stats(di.deletion_auc), "insertion_auc": stats(di.insertion_auc),
                "value_deletion_auc": stats(dv.value_deletion_auc),
                "value_insertion_auc": stats(dv.value_insertion_auc)}
         if method != RANDOM:
-            res = sal.cascading_randomization(model, frames[:cascade_frames], stages, map_fn=fn, seed=seed)
+            res = faithfulness.cascading_randomization(model, frames[:cascade_frames], stages, map_fn=fn, seed=seed)
             row["randomisation_spearman"] = [stats(c)["mean"] for c in res.correlations]
             raw = explain(model, frames[:1], method=method).raw
             cell = cells[method] = int(np.ceil(frames.shape[1] / raw.shape[1]))

@@ -12,7 +12,7 @@ the k-th channel of the layer's output and g^k = dy/dA^k:
 * layercam (Jiang et al. 2021): L = ReLU(sum_k ReLU(g^k) * A^k).
 * eigencam (Muhammad & Yeasin 2020): the first principal component of A; no gradient, no target.
 * scorecam (Wang et al. 2020): each channel masks the input and is weighted by the target's score on it.
-* perturbation (Greydanus et al. 2018): `eac3_tf.saliency`'s blur perturbations, scored on the target.
+* perturbation (Greydanus et al. 2018): `eac3_tf.explain.perturbation`'s blur perturbations, scored on the target.
 * smoothgrad (Smilkov et al. 2017): |dy/dx| averaged over noisy copies of the input.
 """
 
@@ -26,8 +26,9 @@ from typing import Any, NamedTuple
 import keras
 import numpy as np
 
-from eac3_tf import gradcam, saliency
+from eac3_tf import gradcam
 from eac3_tf.explain import gradients as g
+from eac3_tf.explain import perturbation
 from eac3_tf.gradcam import CamResult, Target
 
 
@@ -154,7 +155,7 @@ def _scorecam(model: keras.Model, frames: np.ndarray, target: Target, layer: str
     low, high = masks.min(axis=(1, 2), keepdims=True), masks.max(axis=(1, 2), keepdims=True)
     masks = g.divide(masks - low, high - low).transpose(0, 3, 1, 2)
     masks = np.concatenate([masks, np.zeros_like(masks[:, :1])], axis=1)  # copy K: X_b, all black
-    logits, values = saliency._blend_outputs(model, np.zeros_like(frames), frames, masks, batch_size)
+    logits, values = perturbation.blend_outputs(model, np.zeros_like(frames), frames, masks, batch_size)
     scores = g.target_scores(coef[:, None], logits, values)  # [N, K + 1]
     gain = scores[:, :-1] - scores[:, -1:]
     weights = gain if g.is_value(target) else g.softmax(gain, axis=-1)
@@ -163,7 +164,7 @@ def _scorecam(model: keras.Model, frames: np.ndarray, target: Target, layer: str
 
 def _perturbation(model: keras.Model, frames: np.ndarray, target: Target, layer: str | None, *,
                   patch: float = 5.0, stride: int = 5, sigma: float = 3.0, batch_size: int = 256) -> _Run:
-    """Greydanus et al. (2018) as `saliency.perturbation_saliency`, scored on the target: S = 0.5 (y(I) - y(phi))^2.
+    """Greydanus et al. (2018) as `perturbation.perturbation_saliency`, scored on the target: S = 0.5 (y(I) - y(phi))^2.
 
     The raw map is the score grid, one cell per mask centre (ceil(H / stride) x ceil(W / stride)); the
     centres sit where bilinear upsampling puts the cells, so the maps equal `perturbation_saliency`'s when
@@ -174,11 +175,11 @@ def _perturbation(model: keras.Model, frames: np.ndarray, target: Target, layer:
     for name, value in (("patch", patch), ("stride", stride), ("sigma", sigma), ("batch_size", batch_size)):
         _positive(name, value)
     n, h, w = frames.shape[:3]
-    blurred = saliency.gaussian_blur(frames, sigma)
-    masks, (rows, cols) = saliency.perturbation_masks(h, w, patch, stride)
-    base_logits, base_values = saliency._blend_outputs(model, frames, blurred, np.zeros((1, h, w), np.float32),
+    blurred = perturbation.gaussian_blur(frames, sigma)
+    masks, (rows, cols) = perturbation.perturbation_masks(h, w, patch, stride)
+    base_logits, base_values = perturbation.blend_outputs(model, frames, blurred, np.zeros((1, h, w), np.float32),
                                                        batch_size)
-    logits, values = saliency._blend_outputs(model, frames, blurred, masks, batch_size)  # [N, P, A], [N, P]
+    logits, values = perturbation.blend_outputs(model, frames, blurred, masks, batch_size)  # [N, P, A], [N, P]
     coef = g.target_coef(target, base_logits[:, 0])[:, None]
     change = g.target_scores(coef, logits, values) - g.target_scores(coef, base_logits, base_values)
     raw = (0.5 * change**2).reshape(n, rows, cols).astype(np.float32)

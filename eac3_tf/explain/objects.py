@@ -9,7 +9,7 @@ Two sources give it:
   RAM read from our own emulator (`RamAtariEnv`), not through its gymnasium env, whose observation
   layer fails on games whose reader works; the RAM is passed as Python ints, the arithmetic the readers
   were written for (numpy 2 keeps uint8 scalars uint8 and wraps).
-* "colours": the bounding boxes of connected components of each class's colours (`eac3_tf.saliency.
+* "colours": the bounding boxes of connected components of each class's colours (`eac3_tf.explain.colours.
   OBJECT_COLOURS`) on the screen the agent saw; no RAM needed, but a class is only as good as its colours.
 
 `SOURCES` says which source each class of each game comes from, chosen by `objects_validation`
@@ -150,16 +150,16 @@ def mask_boxes(mask: np.ndarray, gap: int = 0, row_offset: int = 0) -> list[np.n
 
 def colour_boxes(game: str, screens: np.ndarray, gap: int = 1,
                  play_rows: tuple[int, int] = (ObsConfig.crop_top, ObsConfig.crop_bottom)) -> list[Boxes]:
-    """Per screen, {class: boxes} of each class of the game's colour table (`eac3_tf.saliency.object_masks`).
+    """Per screen, {class: boxes} of each class of the game's colour table (`eac3_tf.explain.colours.object_masks`).
 
     The masks are those of the play area (the tables were measured there; the score and HUD outside share
     object colours), so every box lies in `play_rows`, in screen coordinates.
     """
-    from eac3_tf import saliency as sal
+    from eac3_tf.explain import colours
 
-    if _game(game) not in sal.OBJECT_COLOURS:
+    if _game(game) not in colours.OBJECT_COLOURS:
         raise ObjectsError(f"no colour table for {game!r}")
-    masks = sal.object_masks(game, screens, play_rows)
+    masks = colours.object_masks(game, screens, play_rows)
     masks.pop("objects")
     per_class = {name: mask_boxes(mask, gap, play_rows[0]) for name, mask in masks.items()}
     n = len(next(iter(per_class.values())))
@@ -231,7 +231,7 @@ def boxes(game: str, screens: np.ndarray | None = None, rams: np.ndarray | None 
     elif source == "ocatari":
         wanted = {c: "ocatari" for c in OCATARI[game][1]}
     elif source == "colours":
-        from eac3_tf.saliency import OBJECT_COLOURS
+        from eac3_tf.explain.colours import OBJECT_COLOURS
 
         wanted = {c: "colours" for c in OBJECT_COLOURS[game]}
     else:

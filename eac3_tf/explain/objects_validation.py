@@ -1,7 +1,7 @@
 """How well each source's boxes (`eac3_tf.explain.objects`) sit on the pixels of their class, game by game.
 
 A box is only ground truth if the object it names is drawn inside it. The pixels of a class are the exact
-matches of its colours: the colour table (`eac3_tf.saliency.object_masks`) for the classes it has, and the
+matches of its colours: the colour table (`eac3_tf.explain.colours.object_masks`) for the classes it has, and the
 colours OCAtari's own classes declare (`rgb`) for classes only OCAtari has. For every box:
 
     coverage = inside / (inside + stray),  inside = class pixels in the box,
@@ -66,12 +66,12 @@ def class_pixels(game: str, screens: np.ndarray) -> dict[str, np.ndarray]:
 
     Colour-table classes by its colours, OCAtari-only classes by the colours OCAtari declares for them.
     """
-    from eac3_tf import saliency as sal
+    from eac3_tf.explain import colours
 
     screens = np.asarray(screens)
     full = np.zeros(screens.shape[:-1], bool)
     out = {}
-    for name, mask in sal.object_masks(game, screens, PLAY_ROWS).items():
+    for name, mask in colours.object_masks(game, screens, PLAY_ROWS).items():
         if name != "objects":
             out[name] = full.copy()
             out[name][:, PLAY_ROWS[0]:PLAY_ROWS[1]] = mask
@@ -208,7 +208,7 @@ def markdown(result: dict, command: str) -> str:
         f"Each cell: covering / mean coverage / recall (boxes). Coverage of a box = class pixels inside it / "
         f"class pixels inside it grown by {cfg['margin']} px on each side; covering = share of boxes with "
         f"coverage >= {cfg['threshold']}; recall = share of the class's pixels inside one of its boxes. "
-        "Class pixels: the colour table's colours (`eac3_tf.saliency.OBJECT_COLOURS`), or for classes only "
+        "Class pixels: the colour table's colours (`eac3_tf.explain.colours.OBJECT_COLOURS`), or for classes only "
         "OCAtari has, the colours OCAtari declares. `screen`: the screen the agent sees; `frame`: the last "
         "frame alone, the one the RAM was read after.",
         "",

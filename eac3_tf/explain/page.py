@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from eac3_tf.saliency import DeletionInsertion  # loads TensorFlow: for the annotations only
+    from eac3_tf.explain.faithfulness import DeletionInsertion  # loads TensorFlow: for the annotations only
 
 # Colours of the action lines and bars (matplotlib's tab10), cycled for games with more actions.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -164,7 +164,7 @@ def faithfulness_summary(gradcam: DeletionInsertion, random: DeletionInsertion, 
     """Deletion/insertion results of Grad-CAM and of random maps on the same frames, as the page shows them.
 
     Args:
-        gradcam: a `saliency.DeletionInsertion` (fractions, deletion, insertion, deletion_auc, insertion_auc)
+        gradcam: a `faithfulness.DeletionInsertion` (fractions, deletion, insertion, deletion_auc, insertion_auc)
             of the Grad-CAM maps of the action taken.
         random: the same for uniform random maps.
         steps: the deletion/insertion steps used.

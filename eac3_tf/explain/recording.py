@@ -63,10 +63,10 @@ def object_masks(recording: Recording, agent: AgentSpec) -> tuple[dict, dict]:
     Returns ({"stack": objects on any screen an input stacks, "current": on its newest screen},
     {class: that class on the newest screen}).
     """
-    from eac3_tf import saliency as sal
+    from eac3_tf.explain import colours
 
     rows = (agent.obs.crop_top, agent.obs.crop_bottom)
-    masks = sal.object_masks(agent.game, recording.screens, rows)
+    masks = colours.object_masks(agent.game, recording.screens, rows)
     idx = stack_indices(recording.starts, agent.obs.stack)
     union = masks.pop("objects")
     return {"stack": union[idx].any(axis=1), "current": union}, masks
