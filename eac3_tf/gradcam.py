@@ -65,10 +65,10 @@ class _CamFunction:
         self.submodel = keras.Model(model.input, [acts, self.pool.output if self.pool else acts, logits, value])
         coef_spec = tf.TensorSpec([None, self.num_actions + 1], tf.float32)
         self.upsample = _bilinear_matrices(self.submodel.output[0].shape[1:3], model.input_shape[1:3])
-        # Plain graphs by default, not XLA: on the 2-core Xeons measured here XLA made this step ~50% slower
-        # (bench/gradcam_speed.py --xla compares both). uint8 frames are cast in the graph: a quarter of
-        # the bytes to hand over.
-        # Concrete functions, called directly: the polymorphic tf.function's argument binding costs ~0.3 ms a call.
+        # Plain graphs by default, not XLA: bench/gradcam_speed.py --xla compares both on the machine at hand.
+        # uint8 frames are cast in the graph: a quarter of the bytes to hand over.
+        # Concrete functions, called directly: the polymorphic tf.function's argument binding costs time on
+        # every call.
         self.steps = {dtype: tf.function(self._step, jit_compile=jit_compile, input_signature=[
             tf.TensorSpec([None, *model.input_shape[1:]], dtype), coef_spec, tf.TensorSpec([], tf.bool)]
         ).get_concrete_function() for dtype in (tf.uint8, tf.float32)}
@@ -108,7 +108,7 @@ class _CamFunction:
         normed = tf.math.divide_no_nan(cams, peak)
         if self.upsample is None:  # frames of any size: resize per call
             maps = tf.image.resize(normed[..., None], tf.shape(frames)[1:3], method="bilinear")[..., 0]
-        else:  # the same bilinear resize as two small matmuls, several times faster than the resize op
+        else:  # the same bilinear resize as two small matmuls, which cost less than the resize op
             rows, cols = self.upsample
             maps = tf.matmul(tf.matmul(rows[None], normed), cols[None], transpose_b=True)
         # Bilinear weights are >= 0, so the maps are too; the bound only catches rounding above 1.

@@ -12,42 +12,26 @@ from eac3_tf.config import ObsConfig
 
 PLAY_ROWS = (ObsConfig.crop_top, ObsConfig.crop_bottom)  # the model's crop: first screen row, one past its last
 
-# Object colours of the six games, RGB, in the play area of ale-py 0.12 screens as `AtariBatchEnv` gives them
-# (v5 settings, max over the last two frames of a skip; that max can mix two sprites' colours, which is why
-# some classes list mixes). Measured by counting every colour in the play area of recorded screens and
-# looking at the screens (PNGs, each colour lit alone): "random" = uniformly random actions (600 steps from
-# seed 0; 3,000 from seeds 1 and 2 where said), "trained" = 3,000 steps of the sampled policy of the committed
-# export (exported/<game>/policy.onnx, seed 1), one screen per step. What is left out is left
-# out on purpose: background, score and lives, ground, shields; and any class whose colour is shared with
-# something else in the play area (a mask that mixes two kinds of object answers neither question).
+# Object colours of the six games, RGB, in the play area of screens as `AtariBatchEnv` gives them (v5 settings,
+# the max over the last two frames of a skip, which can mix two sprites' colours: some classes list mixes).
+# Left out on purpose: background, score and lives, ground, shields, and any colour that two kinds of object
+# share (a mask mixing them answers neither question). How each table was measured: docs/objects.md.
 OBJECT_COLOURS: dict[str, dict[str, tuple[tuple[int, int, int], ...]]] = {
-    # 600 random screens: exactly these three colours and the background (144, 72, 17). The walls share the
-    # ball's white but lie outside the play area (rows 24..33 and 194..209); the score digits (rows 1..20) too.
     "pong": {
-        "agent": ((92, 186, 92),),  # green paddle, columns 140..143 of the play area
-        "opponent": ((213, 130, 74),),  # orange paddle, columns 16..19
-        "ball": ((236, 236, 236),),  # white, 2 columns x 4 rows on one screen (more when the max spans two)
+        "agent": ((92, 186, 92),),  # green paddle
+        "opponent": ((213, 130, 74),),  # orange paddle
+        "ball": ((236, 236, 236),),  # white
     },
-    # 600 random + 3,000 trained screens (3 games over): 6 colours in all. Left out: the shields (181, 83, 40),
-    # the lives digit (162, 134, 56, rows 185..193, columns 84..95) and the background (0, 0, 0). The
-    # mothership (151, 25, 122) flies above the play area (rows < 34).
     "space_invaders": {
-        "agent": ((50, 132, 50),),  # green laser cannon, rows 185..193; 37 px whole, fewer while it explodes
-        "invaders": ((134, 134, 29),),  # every invader row, in every wave seen
-        "shots": ((142, 142, 142),),  # the cannon's laser AND the invaders' bombs: one grey, not separable
+        "agent": ((50, 132, 50),),  # green laser cannon
+        "invaders": ((134, 134, 29),),
+        "shots": ((142, 142, 142),),  # the cannon's laser and the invaders' bombs: one grey
     },
-    # 600 random + 3,000 trained screens (the waves a score of 825 reaches), 183 colours. The demons change
-    # colour every wave and flicker, so the max over two frames mixes their colours: "demons" lists the 36
-    # colours with >= 1,000 px over these screens, 98.7% of the pixels in rows 34..187 that are neither
-    # background nor another class (the rest are 1..4 px mixes at sprite edges). Some of them (e.g.
-    # (84, 92, 214), (92, 186, 92)) are also colours of the ground band and the lives markers (rows 188..193):
-    # OBJECT_ROWS leaves those rows out. (181, 108, 224), (149, 111, 227) and (228, 111, 111)
-    # are also the debris of the agent's explosion, which then counts as demons; (214, 214, 214) also floods
-    # the screen in flashes (FLASH_SHARE).
     "demon_attack": {
-        "agent": ((184, 70, 162),),  # magenta cannon, rows 174..185, 68 px whole
-        "agent_shots": ((212, 140, 252),),  # the cannon's laser
-        "demon_shots": ((252, 144, 144),),  # the demons' bullets and, in later waves, beams
+        "agent": ((184, 70, 162),),  # magenta cannon
+        "agent_shots": ((212, 140, 252),),
+        "demon_shots": ((252, 144, 144),),  # bullets and, in later waves, beams
+        # the demons change colour every wave and flicker, so the max over two frames mixes their colours
         "demons": ((214, 92, 92), (213, 130, 74), (84, 92, 214), (92, 186, 92), (127, 92, 213), (72, 160, 72),
                    (224, 236, 124), (84, 138, 210), (104, 72, 198), (195, 144, 61), (84, 160, 197),
                    (181, 108, 224), (149, 111, 227), (197, 124, 238), (200, 72, 72), (252, 188, 116),
@@ -56,47 +40,30 @@ OBJECT_COLOURS: dict[str, dict[str, tuple[tuple[int, int, int], ...]]] = {
                    (84, 138, 214), (227, 151, 89), (213, 144, 74), (127, 92, 214), (181, 111, 227),
                    (214, 92, 213), (84, 184, 197), (149, 111, 228), (224, 236, 238), (214, 214, 228)),
     },
-    # 600 + 6,000 random screens (sector 1 only), 77 colours, most of them one-screen flashes and the colour
-    # cycling stripe on the ship's top. Left out: the beams and their dots (45, 109, 152); the torpedo
-    # and enemy counters (104, 25, 154), (82, 126, 45) (rows 34..40); pink (184, 70, 162), which is both the
-    # agent's laser and one enemy kind; small sprites not identified for sure (purple (164, 89, 208),
-    # yellow (187, 187, 53), grey specks (170, 170, 170) at the horizon); the ship's stripe and its red
-    # explosion (200, 72, 72). The lives icons share the ship's yellow (rows 183..189): OBJECT_ROWS.
     "beam_rider": {
-        "agent": ((210, 210, 64),),  # yellow hull, rows 167..179, ~95 px (also 33 of 6,000 screens: <= 18 px
-                                     # of a yellow sprite higher up)
-        # white saucers, orange rings; not the rings' mix with a beam's blue (198, 109, 152): on the orange
-        # flash screens every beam takes that colour
-        "enemies": ((236, 236, 236), (198, 108, 58)),
+        "agent": ((210, 210, 64),),  # yellow hull
+        "enemies": ((236, 236, 236), (198, 108, 58)),  # white saucers, orange rings
     },
-    # 600 + 6,000 random screens (waves 1..4), 15 colours. Left out: the purple ground (146, 70, 192), rows
-    # 184..193; white (236, 236, 236), which is both the birds' bullets and the ship's force field; green
-    # (158, 208, 101), both the ship's shots and the wings of the wave-2 birds.
     "phoenix": {
-        "agent": ((213, 130, 74),),  # orange ship, rows 173..182, 33 px median
-        "birds": ((125, 48, 173), (227, 151, 89),  # small birds: purple body, orange wings (waves 1, 2)
-                  (24, 26, 167), (45, 50, 184), (84, 92, 214), (101, 111, 228), (132, 144, 252)),  # big blue
+        "agent": ((213, 130, 74),),  # orange ship
+        "birds": ((125, 48, 173), (227, 151, 89),  # small birds: purple body, orange wings
+                  (24, 26, 167), (45, 50, 184), (84, 92, 214), (101, 111, 228), (132, 144, 252)),  # big blue ones
     },
-    # 600 random + 3,000 trained screens (level 1 only; later levels recolour the cubes and may recolour
-    # more), 137 colours, 124 of them the colour-cycling discs (rows 138..139), which also take Qbert's,
-    # Coily's and the gremlin's colour on ~1.5% of screens (<= 32 px). Left out: cube sides (84, 184, 153) and
-    # tops (45, 87, 176) -> (210, 210, 64), the "@!#?@!" balloon (252, 224, 112).
     "qbert": {
-        "agent": ((181, 83, 40), (181, 184, 153), (181, 87, 176)),  # orange Qbert, 80..100 px; mixes with a
-                                                                    # cube's side and top (all within 3 px of it)
-        "coily": ((146, 70, 192), (146, 184, 192)),  # purple: Coily's ball and Coily; its mix with a side
-        "gremlin": ((50, 132, 50),),  # the green gremlin that undoes cubes (catching it scores)
+        "agent": ((181, 83, 40), (181, 184, 153), (181, 87, 176)),  # orange Qbert, and its mixes with a cube
+        "coily": ((146, 70, 192), (146, 184, 192)),  # purple: Coily's ball and Coily, and its mix with a cube
+        "gremlin": ((50, 132, 50),),  # the green gremlin that undoes cubes
     },
 }
 PONG_COLOURS = {name: rgb for name, (rgb,) in OBJECT_COLOURS["pong"].items()}  # one colour per class
 
-# Screen rows (first, one past the last) that can hold a game's objects, where the play area also holds
-# HUD in object colours; elsewhere the whole play area. Demon Attack: the ground band and lives markers
-# (rows 188..193) use demon colours; Beam Rider: the lives icons (rows 183..189) are the ship's yellow.
+# Screen rows (first, one past the last) that can hold a game's objects, where the play area also holds HUD
+# in object colours (Demon Attack's ground band and lives markers, Beam Rider's lives icons); elsewhere the
+# whole play area.
 OBJECT_ROWS: dict[str, tuple[int, int]] = {"demon_attack": (34, 188), "beam_rider": (34, 182)}
 
-# A colour filling more than this share of a screen's play area is a flash (Demon Attack, Beam Rider), not
-# an object: it is left out of that screen's masks. The largest real class fills 8% (Space Invaders' invaders).
+# A colour filling more than this share of a screen's play area is a flash (Demon Attack, Beam Rider), not an
+# object: it is left out of that screen's masks. No real class comes near it.
 FLASH_SHARE = 0.25
 
 

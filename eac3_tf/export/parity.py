@@ -64,8 +64,8 @@ def compare(reference: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> d
 
 
 KINK_EPS = 1e-5  # |pre-activation| below which a ReLU unit's side is decided by float32 round-off
-# More frames at a kink than this (or than 1) is not round-off: parity fails. A 10M-frame Pong agent had 10 of
-# 1,000 frames within KINK_EPS, one of which changed its map.
+# More frames at a kink than this (or than 1) is not round-off: parity fails (docs/export.md says how many real
+# agents have).
 MAX_KINK_SHARE = 0.05
 
 
