@@ -180,6 +180,17 @@ def test_frames_from_an_npy_draw_a_strip_of_all_of_them(pong_ckpt, tmp_path):
 
 
 @pytest.mark.integration
+def test_another_saliency_method_draws_the_same_figures_and_names_itself(pong_ckpt, tmp_path):
+    out = tmp_path / "figs"
+    result = run_tool("--checkpoint", str(pong_ckpt), "--record", "4", "--strip", "4", "--method", "hirescam",
+                      "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    with np.load(out / "frames.npz", allow_pickle=False) as z:
+        assert str(z["method"]) == "hirescam" and z["maps"].shape == (4, 80, 80)
+    assert png_size(out / "strip.png") == tool().figure_px(rows=1, cols=4, labels=False, side=320)
+
+
+@pytest.mark.integration
 def test_a_folder_of_play_area_pngs_draws_a_strip(pong_ckpt, tmp_path):
     frames = tmp_path / "pngs"
     frames.mkdir()
@@ -211,6 +222,8 @@ def inputs(pong_ckpt, tmp_path_factory):
 
 BAD = [
     (["--checkpoint", "{base}/missing", "--record", "4"], "does not exist"),
+    (["--checkpoint", "{ckpt}", "--record", "4", "--method", "gradcam+"],
+     "unknown --method 'gradcam+'; accepted: gradcam, gradcam++, hirescam,"),
     (["--checkpoint", "{ckpt}", "--frames", "{base}/small.npy"], "frames of shape (84, 84, 3)"),
     (["--checkpoint", "{ckpt}", "--frames", "{base}/no_pngs"], "holds no .png files"),
     (["--checkpoint", "{ckpt}", "--record", "4", "--out", "{base}/taken"], "already holds strip.png, frames.npz"),

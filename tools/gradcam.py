@@ -30,6 +30,7 @@ from eac3_tf.agent import agent_spec
 from eac3_tf.cli import UsageError
 from eac3_tf.config import EnvConfig, ObsConfig, camel_game
 from eac3_tf.explain import overlay
+from eac3_tf.explain.names import METHODS, TITLES
 from eac3_tf.io import write_with  # noqa: E402
 
 matplotlib.use("Agg")
@@ -58,6 +59,7 @@ def define_flags() -> None:
                         "greedy one for --frames), greedy, value, an action (index or name, e.g. 2 or RIGHT) or a "
                         "contrast a,b (logit_a - logit_b).")
     flags.DEFINE_string("layer", None, "Layer the maps come from (default: the last conv layer, before its pool).")
+    flags.DEFINE_string("method", "gradcam", f"Saliency method of the maps: {', '.join(METHODS)}.")
     flags.DEFINE_string("out", None, "Output folder (created if missing).")
     flags.DEFINE_bool("force", False, "Replace output files that already exist in --out.")
     flags.DEFINE_integer("strip", 6, "Frames in strip.png and in each grid row.")
@@ -87,6 +89,7 @@ class Agent:
     names: tuple[str, ...]
     target: object  # "taken", None (greedy), "value", an action index or a pair of them
     model: object = None
+    method: str = "gradcam"  # one of eac3_tf.explain.names.METHODS
 
 
 @dataclasses.dataclass
@@ -237,6 +240,8 @@ def check_flags(f) -> dict:
     if f.frame_index is not None and f.frame_index < 0:
         raise UsageError(f"--frame_index must be >= 0, got {f.frame_index}")
     check_drawing_flags(f.fps, f.alpha, f.cmap)
+    if f.method not in METHODS:
+        raise UsageError(f"unknown --method {f.method!r}; accepted: {', '.join(METHODS)}")
     target = parse_target(f.target)
     if not f.out:
         raise UsageError("--out is required: the folder the figures are written to")
@@ -282,10 +287,10 @@ def load_model(agent: Agent, layer: str | None) -> None:
         raise UsageError(f"checkpoint {agent.path} takes inputs {tuple(model.input_shape[1:])} with "
                          f"{int(model.outputs[0].shape[-1])} actions, but {camel_game(agent.game)} with preset "
                          f"{agent.preset!r} gives {agent.obs.shape} with {len(agent.names)}")
-    from eac3_tf.gradcam import explain
+    from eac3_tf.explain import explain
 
     try:  # one zero frame: an unknown --layer fails now, not after a long recording
-        explain(model, np.zeros((1, *agent.obs.shape), np.uint8), None, layer)
+        explain(model, np.zeros((1, *agent.obs.shape), np.uint8), method=agent.method, layer=layer)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     agent.model = model
@@ -332,15 +337,15 @@ def record(agent: Agent, n: int, skip: int, seed: int, greedy: bool) -> tuple[np
 
 def explain_all(agent: Agent, screens: np.ndarray, inputs: np.ndarray, steps: np.ndarray,
                 actions: np.ndarray | None, layer: str | None) -> Explained:
-    """Grad-CAM of every frame in batches; `actions` None means the greedy ones were taken (file frames)."""
+    """The maps of every frame in batches; `actions` None means the greedy ones were taken (file frames)."""
     from tqdm import tqdm
 
-    from eac3_tf.gradcam import explain
+    from eac3_tf.explain import explain
 
     n = len(inputs)
     target = None if agent.target == "taken" else agent.target
-    parts = [explain(agent.model, inputs[i:i + EXPLAIN_BATCH], target, layer)
-             for i in tqdm(range(0, n, EXPLAIN_BATCH), desc="Grad-CAM", unit="batch",
+    parts = [explain(agent.model, inputs[i:i + EXPLAIN_BATCH], method=agent.method, target=target, layer=layer)
+             for i in tqdm(range(0, n, EXPLAIN_BATCH), desc=TITLES[agent.method], unit="batch",
                            disable=n < 4 * EXPLAIN_BATCH, leave=False)]
     maps = np.concatenate([p.maps for p in parts])
     greedy = np.concatenate([p.actions for p in parts])
@@ -352,7 +357,7 @@ def explain_all(agent: Agent, screens: np.ndarray, inputs: np.ndarray, steps: np
             idx = np.flatnonzero((actions == a) & (actions != greedy))
             for i in range(0, len(idx), EXPLAIN_BATCH):
                 batch = idx[i:i + EXPLAIN_BATCH]
-                maps[batch] = explain(agent.model, inputs[batch], int(a), layer).maps
+                maps[batch] = explain(agent.model, inputs[batch], method=agent.method, target=int(a), layer=layer).maps
     return Explained(screens=screens, inputs=inputs, steps=np.asarray(steps, np.int64), maps=maps, actions=actions,
                      greedy=greedy, probs=probs, values=values, layer=parts[0].layer)
 
@@ -452,14 +457,14 @@ def strip_panels(agent: Agent, ex: Explained, idx: list[int], cmap: str, alpha: 
 def action_panels(agent: Agent, ex: Explained, i: int, layer: str | None, cmap: str, alpha: float,
                   scale: int, recorded: bool) -> list[Panel]:
     """The input frame, then the map of each action and of the value, for frame `i`."""
-    from eac3_tf.gradcam import explain
+    from eac3_tf.explain import explain
 
     area = overlay.play_area(ex.screens[i], agent.obs)[0]
     panels = [Panel(_scaled(area, scale), frame_label(ex, i, recorded).replace(" \u00b7 map all 0", ""),
                     "input frame")]
     targets = [*range(len(agent.names)), "value"]
     for t in targets:
-        m = explain(agent.model, ex.inputs[i:i + 1], t, layer).maps[0]
+        m = explain(agent.model, ex.inputs[i:i + 1], method=agent.method, target=t, layer=layer).maps[0]
         image = overlay.heat_overlay(area, overlay.upsample_map(m, area.shape[:2]), alpha, cmap)
         zero = "" if m.any() else " \u00b7 map all 0"
         if t == "value":
@@ -509,7 +514,8 @@ def npz_arrays(agent: Agent, ex: Explained, prefix: str = "") -> dict[str, np.nd
     return {f"{prefix}{k}": v for k, v in {
         "screens": ex.screens, "inputs": ex.inputs, "steps": ex.steps, "maps": ex.maps, "actions": ex.actions,
         "greedy": ex.greedy, "probs": ex.probs, "values": ex.values, "action_names": np.array(agent.names),
-        "game": np.array(agent.game), "layer": np.array(ex.layer), "checkpoint": np.array(str(agent.path)),
+        "game": np.array(agent.game), "layer": np.array(ex.layer), "method": np.array(agent.method),
+        "checkpoint": np.array(str(agent.path)),
         "target": np.array(describe_target(agent.target, agent.names)),
     }.items()}
 
@@ -529,7 +535,7 @@ def main() -> int:
     f = flags.FLAGS
     opts = check_flags(f)
     specs = opts["grid"] or [f.checkpoint]
-    agents = [check_agent(s, f.target, opts["target"]) for s in specs]
+    agents = [dataclasses.replace(check_agent(s, f.target, opts["target"]), method=f.method) for s in specs]
     recorded = f.record is not None
     screens = None if recorded else load_frames(f.frames, agents[0].obs)
     n = f.record if recorded else len(screens)
@@ -562,7 +568,7 @@ def main() -> int:
         labels = [f"{camel_game(a.game)}\n{_millions(a.frames_trained)}" for a in agents]
         layers = ", ".join(sorted({ex.layer for ex in explained}))
         targets = sorted({describe_target(a.target, a.names) for a in agents})
-        title = (f"Grad-CAM of {' / '.join(targets)} \u00b7 layer {layers}",
+        title = (f"{TITLES[agents[0].method]} of {' / '.join(targets)} \u00b7 layer {layers}",
                  f"{len(agents)} agents \u00b7 {how} \u00b7 seed {f.seed} \u00b7 " + (
                      f"consecutive agent steps from step {f.skip + idx[0]}" if f.stride == 1 else
                      f"every {f.stride} agent steps from step {f.skip + idx[0]}"))
@@ -576,14 +582,16 @@ def main() -> int:
         game = camel_game(agent.game)
         sub = (f"E-A3C {agent.preset} preset, {_millions(agent.frames_trained)} trained \u00b7 {how} \u00b7 "
                f"caption: {'action taken' if recorded else 'greedy action'}, its probability")
-        title = (f"{game} \u00b7 Grad-CAM of {describe_target(agent.target, agent.names)} \u00b7 layer {ex.layer}", sub)
+        title = (f"{game} \u00b7 {TITLES[agent.method]} of {describe_target(agent.target, agent.names)} \u00b7 "
+                 f"layer {ex.layer}", sub)
         save_figure(draw([strip_panels(agent, ex, idx, f.cmap, f.alpha, f.scale, recorded)], title, None, f.cmap,
                          side), out / STRIP)
         written.append(out / STRIP)
         if f.per_action:
             panels = action_panels(agent, ex, frame_index, f.layer, f.cmap, f.alpha, f.scale, recorded)
             where = f"agent step {ex.steps[frame_index]}" if recorded else f"frame {ex.steps[frame_index]}"
-            title = (f"{game} \u00b7 Grad-CAM of every action and of the value \u00b7 {where} \u00b7 layer {ex.layer}",
+            title = (f"{game} \u00b7 {TITLES[agent.method]} of every action and of the value \u00b7 {where} "
+                     f"\u00b7 layer {ex.layer}",
                      f"E-A3C {agent.preset} preset, {_millions(agent.frames_trained)} trained \u00b7 caption: "
                      "probability of the action (bold: the one taken)")
             save_figure(draw(wrap_rows(panels), title, None, f.cmap, side), out / ACTIONS)

@@ -28,7 +28,7 @@ import numpy as np
 
 from eac3_tf import gradcam
 from eac3_tf.explain import gradients as g
-from eac3_tf.explain import perturbation
+from eac3_tf.explain import names, perturbation
 from eac3_tf.gradcam import CamResult, Target
 
 
@@ -221,7 +221,9 @@ def _positive(name: str, value: float) -> None:
 _RUNNERS: dict[str, Callable[..., _Run]] = {
     "gradcam": _gradcam, **{name: _from_gradients(name) for name in _FROM_GRADIENTS}, "eigencam": _eigencam,
     "scorecam": _scorecam, "perturbation": _perturbation, "smoothgrad": _smoothgrad}
-METHODS: tuple[str, ...] = tuple(_RUNNERS)
+METHODS: tuple[str, ...] = names.METHODS
+if set(_RUNNERS) != set(METHODS):  # one list of names: the runners and the TF-free table agree
+    raise ImportError(f"saliency runners {sorted(_RUNNERS)} differ from eac3_tf.explain.names {sorted(METHODS)}")
 
 
 def _options(run: Callable[..., _Run]) -> list[str]:
