@@ -94,6 +94,17 @@ def test_recordings_of_different_lengths_cannot_share_one_scrubber():
         page_module.build_html([recording(t=2), recording(t=3)])
 
 
+def test_the_page_names_the_maps_by_their_method():
+    import json
+
+    html = page_module.build_html([recording()], method="HiResCAM")
+    data = json.loads(re.search(r'<script type="application/json" id="explainer-data">(.*?)</script>', html, re.S)
+                      .group(1))
+    assert data["method"] == "HiResCAM" and data["title"].startswith("HiResCAM explainer")
+    assert json.loads(re.search(r'id="explainer-data">(.*?)</script>', page_module.build_html([recording()]),
+                                re.S).group(1))["method"] == "Grad-CAM"
+
+
 def test_the_page_is_one_file_that_fetches_nothing():
     page = page_module.build_html([recording()])
     assert "default-src 'none'; img-src data:" in page  # the browser itself blocks any fetch
@@ -176,6 +187,7 @@ def digest(folder):
     (["--checkpoint", "{ckpt}", "--checkpoint", "{ckpt}", "--game", "Pong", "--game", "Pong", "--game", "Pong"],
      "one --game for all checkpoints or one per --checkpoint"),
     (["--checkpoint", "{ckpt}"], "already exists; pass --force"),
+    (["--checkpoint", "{ckpt}", "--method", "gradcamm"], "unknown --method 'gradcamm'; accepted: gradcam,"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(pong_ckpts, tmp_path, args, expected):
     (tmp_path / "page.html").write_text("an earlier page")

@@ -37,6 +37,8 @@ from eac3_tf import cli
 from eac3_tf.cli import UsageError
 from eac3_tf.config import camel_game
 from eac3_tf.explain import overlay, page
+from eac3_tf.explain.names import METHODS, TITLES
+from eac3_tf.explain.settings import BLUR_SIGMA, DELETION_STEPS
 from eac3_tf.io import write_with  # noqa: E402
 
 MAX_FRAMES = 2000  # ~100 kB of screens per frame and agent are held in memory; the page grows ~2 kB a frame
@@ -58,6 +60,7 @@ def define_flags() -> None:
     flags.DEFINE_enum("policy", "sample", ["sample", "greedy"], "Actions while recording: sampled or argmax.")
     flags.DEFINE_integer("seed", 0, "Seed of the emulator, the action sampling and the random maps.")
     flags.DEFINE_string("layer", None, "Layer the maps come from (default: the last conv layer, before its pool).")
+    flags.DEFINE_string("method", "gradcam", f"Saliency method of the maps: {', '.join(METHODS)}.")
     flags.DEFINE_string("out", None, "Output path: OUT.html is written (and OUT.png with --screenshot).")
     flags.DEFINE_bool("force", False, "Replace output files that already exist.")
     flags.DEFINE_integer("faithfulness_frames", 48, "Frames (spread over the recording) scored by deletion/"
@@ -107,6 +110,8 @@ def check_flags(f) -> dict:
         if getattr(f, name) is not None and not lo <= getattr(f, name) <= hi:
             raise UsageError(f"--{name} must be {lo}..{hi}, got {getattr(f, name)}")
     gradcam_tool.check_drawing_flags(f.fps, f.alpha, f.cmap)
+    if f.method not in METHODS:
+        raise UsageError(f"unknown --method {f.method!r}; accepted: {', '.join(METHODS)}")
     if f.screenshot_overlay not in page.OVERLAYS:
         raise UsageError(f"unknown --screenshot_overlay {f.screenshot_overlay!r}; accepted: "
                          f"{', '.join(page.OVERLAYS)}")
@@ -171,15 +176,15 @@ def batched(fn, inputs: np.ndarray) -> list:
     return out
 
 
-def raw_maps(model, inputs: np.ndarray, target, layer: str | None) -> np.ndarray:
-    """Grad-CAM at the layer's resolution, each map divided by its max: float32 (N, h, w) in [0, 1]."""
-    from eac3_tf.gradcam import grad_cam_raw
+def raw_maps(model, inputs: np.ndarray, target, layer: str | None, method: str) -> np.ndarray:
+    """The method's maps at the layer's resolution, each divided by its max: float32 (N, h, w) in [0, 1]."""
+    from eac3_tf.explain import explain
 
-    parts = batched(lambda x: grad_cam_raw(model, x, target, layer), inputs)
+    parts = batched(lambda x: explain(model, x, method=method, target=target, layer=layer).raw, inputs)
     return page.normalise_maps(np.concatenate([m[:k] for m, k in parts]))
 
 
-def explain_frames(agent, inputs: np.ndarray, actions: np.ndarray, layer: str | None) -> dict:
+def explain_frames(agent, inputs: np.ndarray, actions: np.ndarray, layer: str | None, method: str = "gradcam") -> dict:
     """Everything the page shows of the model on `inputs`.
 
     The policy's probabilities and values; the maps (layer resolution) of each action, of the value and of
@@ -188,30 +193,30 @@ def explain_frames(agent, inputs: np.ndarray, actions: np.ndarray, layer: str | 
     """
     from tqdm import tqdm
 
-    from eac3_tf.gradcam import explain
+    from eac3_tf.explain import explain
 
     model, n_actions = agent.model, len(agent.names)
     bar = tqdm(total=n_actions + 2, desc=f"{camel_game(agent.game)} maps", unit="target", leave=False)
     taken = np.empty(inputs.shape[:3], np.float32)
     action_maps = []
     for a in range(n_actions):
-        parts = batched(lambda x, a=a: explain(model, x, a, layer), inputs)
+        parts = batched(lambda x, a=a: explain(model, x, method=method, target=a, layer=layer), inputs)
         full = np.concatenate([r.maps[:k] for r, k in parts])
         taken[actions == a] = full[actions == a]
-        action_maps.append(raw_maps(model, inputs, a, layer))
+        action_maps.append(page.normalise_maps(np.concatenate([r.raw[:k] for r, k in parts])))
         bar.update()
     # The policy's outputs and the layer do not depend on the target: the last action's calls give them.
     probs = np.concatenate([r.probs[:k] for r, k in parts])
     values = np.concatenate([r.values[:k] for r, k in parts])
     second = page.runner_up(probs, actions)
-    value_maps = raw_maps(model, inputs, "value", layer)
+    value_maps = raw_maps(model, inputs, "value", layer, method)
     bar.update()
     contrast_maps = np.zeros_like(value_maps)  # one target per (taken, runner-up) pair, on the frames that have it
     for a, b in sorted({(int(a), int(b)) for a, b in zip(actions, second, strict=True)}):
         if a == b:  # only in a one-action game: logit_a - logit_a is 0, its map stays 0
             continue
         idx = np.flatnonzero((actions == a) & (second == b))
-        contrast_maps[idx] = raw_maps(model, inputs[idx], (a, b), layer)
+        contrast_maps[idx] = raw_maps(model, inputs[idx], (a, b), layer, method)
     bar.update()
     bar.close()
     return {"probs": probs, "values": values, "runner_up": second, "taken": taken, "action": np.stack(action_maps),
@@ -220,10 +225,9 @@ def explain_frames(agent, inputs: np.ndarray, actions: np.ndarray, layer: str | 
 
 def faithfulness(agent, inputs: np.ndarray, maps: np.ndarray, actions: np.ndarray, n: int,
                  seed: int) -> dict | None:
-    """Deletion/insertion of the taken action's Grad-CAM map vs random maps on n frames spread over the recording."""
+    """Deletion/insertion of the taken action's map (the chosen method's) against random maps, on n frames."""
     if n == 0:
         return None
-    import gradcam_faithfulness as gf  # its STEPS and BLUR_SIGMA: the numbers the README reports
     from tqdm import tqdm
 
     from eac3_tf.explain.faithfulness import deletion_insertion
@@ -237,8 +241,8 @@ def faithfulness(agent, inputs: np.ndarray, maps: np.ndarray, actions: np.ndarra
                   leave=False):
         s = idx[i:i + chunk]
         for name, m in (("gradcam", maps[s]), ("random", random_maps[i:i + chunk])):
-            results[name].append(deletion_insertion(agent.model, inputs[s], m, actions[s], steps=gf.STEPS,
-                                                    baseline="blur", blur_sigma=gf.BLUR_SIGMA, seed=seed))
+            results[name].append(deletion_insertion(agent.model, inputs[s], m, actions[s], steps=DELETION_STEPS,
+                                                    baseline="blur", blur_sigma=BLUR_SIGMA, seed=seed))
 
     class Joined:  # the chunks' curves as one DeletionInsertion-like record
         def __init__(self, parts):
@@ -246,8 +250,8 @@ def faithfulness(agent, inputs: np.ndarray, maps: np.ndarray, actions: np.ndarra
             for field in ("deletion", "insertion", "deletion_auc", "insertion_auc"):
                 setattr(self, field, np.concatenate([getattr(p, field) for p in parts]))
 
-    return page.faithfulness_summary(Joined(results["gradcam"]), Joined(results["random"]), gf.STEPS,
-                                             gf.BLUR_SIGMA, time.perf_counter() - start)
+    return page.faithfulness_summary(Joined(results["gradcam"]), Joined(results["random"]), DELETION_STEPS,
+                                             BLUR_SIGMA, time.perf_counter() - start)
 
 
 def recording(agent, f, index: int, total: int) -> page.AgentRecording:
@@ -260,7 +264,7 @@ def recording(agent, f, index: int, total: int) -> page.AgentRecording:
     t1 = time.perf_counter()
     log(f"[{index + 1}/{total}] {game}: recorded in {t1 - t0:.1f} s; computing Grad-CAM maps "
         f"({len(agent.names)} actions, value, contrast)")
-    ex = explain_frames(agent, inputs, actions, f.layer)
+    ex = explain_frames(agent, inputs, actions, f.layer, f.method)
     t2 = time.perf_counter()
     log(f"[{index + 1}/{total}] {game}: maps in {t2 - t1:.1f} s"
         + (f"; faithfulness on {min(f.faithfulness_frames, f.frames)} frames" if f.faithfulness_frames else ""))
@@ -330,7 +334,7 @@ def main() -> int:
     recs = [recording(agent, f, i, len(agents)) for i, agent in enumerate(agents)]
 
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0]), *sys.argv[1:]])
-    text = page.build_html(recs, fps=f.fps, alpha=f.alpha, cmap=f.cmap, command=command)
+    text = page.build_html(recs, fps=f.fps, alpha=f.alpha, cmap=f.cmap, command=command, method=TITLES[f.method])
     html: Path = opts["html"]
     html.parent.mkdir(parents=True, exist_ok=True)
     write_text(html, text)

@@ -61,13 +61,13 @@ from eac3_tf.explain import colours, measures  # noqa: E402
 from eac3_tf.explain.counterfactual import object_removal  # noqa: E402
 from eac3_tf.explain.recording import object_masks as recorded_objects  # noqa: E402
 from eac3_tf.explain.recording import record  # noqa: E402
+from eac3_tf.explain.settings import BLUR_SIGMA  # noqa: E402
+from eac3_tf.explain.settings import DELETION_STEPS as STEPS  # noqa: E402
 from eac3_tf.explain.summary import stats  # noqa: E402
 from eac3_tf.io import write_text  # noqa: E402
 
 faithfulness = perturbation = None  # main() imports these once the arguments are checked (they load TensorFlow)
 
-STEPS = 20  # deletion / insertion steps
-BLUR_SIGMA = 5.0  # deletion / insertion baseline blur, pixels
 CHUNK = 16  # frames per call in the long loops (progress granularity)
 
 

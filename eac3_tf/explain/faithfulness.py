@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from eac3_tf.explain.measures import rank_correlation
 from eac3_tf.explain.perturbation import action_indices, blend_outputs, frames_batch, gaussian_blur, policy_logits
+from eac3_tf.explain.settings import BLUR_SIGMA, DELETION_STEPS
 
 # A map function for the sanity checks: (model, frames [n, H, W, C], action) -> maps [n, H, W].
 MapFn = Callable[[keras.Model, np.ndarray, int], np.ndarray]
@@ -80,8 +81,8 @@ def baseline_frames(frames: np.ndarray, baseline: str = "blur", sigma: float = 5
 
 
 def deletion_insertion(model: keras.Model, frames: np.ndarray, maps: np.ndarray, action: int | Sequence[int],
-                       steps: int = 20, baseline: str = "blur", blur_sigma: float = 5.0, seed: int = 0,
-                       batch_size: int = 256) -> DeletionInsertion:
+                       steps: int = DELETION_STEPS, baseline: str = "blur", blur_sigma: float = BLUR_SIGMA,
+                       seed: int = 0, batch_size: int = 256) -> DeletionInsertion:
     """Deletion and insertion curves (Petsiuk et al. 2018) of `maps` for the probability of `action`.
 
     Pixels are ranked by the map per frame (ties at random, `seed`). At step k of `steps`, the top

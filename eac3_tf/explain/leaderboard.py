@@ -23,11 +23,11 @@ import numpy as np
 from eac3_tf.agent import AgentSpec
 from eac3_tf.explain.counterfactual import object_removal
 from eac3_tf.explain.recording import Recording, object_masks
+from eac3_tf.explain.settings import BLUR_SIGMA
+from eac3_tf.explain.settings import DELETION_STEPS as STEPS
 from eac3_tf.explain.summary import stats
 
 RANDOM = "random"
-STEPS = 20  # deletion / insertion steps
-BLUR_SIGMA = 5.0  # their baseline: the frame blurred with this sigma, pixels
 TIMING_BATCH = 32
 
 

@@ -243,7 +243,7 @@ def agent_json(rec: AgentRecording) -> dict:
 
 
 def build_html(agents: list[AgentRecording], fps: float = 15.0, alpha: float = 0.5, cmap: str = "jet",
-               command: str = "", title: str = "") -> str:
+               command: str = "", title: str = "", method: str = "Grad-CAM") -> str:
     """The explainer page for one or more agents (one column each), as a single HTML document.
 
     Args:
@@ -251,6 +251,7 @@ def build_html(agents: list[AgentRecording], fps: float = 15.0, alpha: float = 0
         fps: frames per second of play.
         alpha: the heatmap's initial opacity over the frame, in [0, 1].
         cmap: a matplotlib colormap name.
+        method: the saliency method's title, as the page names the maps (e.g. "Grad-CAM", "HiResCAM").
         command: the command line that made the page, shown at its foot.
         title: the page title (default: the agents' titles).
 
@@ -272,7 +273,7 @@ def build_html(agents: list[AgentRecording], fps: float = 15.0, alpha: float = 0
         raise ValueError(f"fps must be > 0, got {fps}")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    data = {"title": title or "Grad-CAM explainer \u00b7 " + " / ".join(a.title for a in agents),
+    data = {"title": title or f"{method} explainer \u00b7 " + " / ".join(a.title for a in agents), "method": method,
             "command": command, "frames": lengths[0], "fps": float(fps), "alpha": float(alpha), "cmap": cmap,
             "lut": colormap_table(cmap), "palette": list(PALETTE), "overlays": list(OVERLAYS),
             "agents": [agent_json(a) for a in agents]}

@@ -60,10 +60,10 @@
         const act = kind === "chosen" ? a.actions[t] : this.pick;
         const taken = act === a.actions[t] ? ", the action taken" : "";
         return [this.raw.action, (act * T + t) * hw,
-                "Grad-CAM of " + n[act] + " (p = " + fmt(a.probs[t][act]) + taken + ")"];
+                D.method + " of " + n[act] + " (p = " + fmt(a.probs[t][act]) + taken + ")"];
       }
-      if (kind === "value") return [this.raw.value, t * hw, "Grad-CAM of the value V(s) = " + fmt(a.values[t], 3)];
-      return [this.raw.contrast, t * hw, "Grad-CAM of " + n[a.actions[t]] + " \u2212 " + n[a.runner_up[t]] +
+      if (kind === "value") return [this.raw.value, t * hw, D.method + " of the value V(s) = " + fmt(a.values[t], 3)];
+      return [this.raw.contrast, t * hw, D.method + " of " + n[a.actions[t]] + " \u2212 " + n[a.runner_up[t]] +
               " (logit of the chosen action minus the runner-up's)"];
     }
     // The map over the play area, row-major Float64Array(VH * VW) in [0, 1]: bilinear to the model input,
@@ -175,14 +175,14 @@
       const hr = el("tr");
       ["map", "deletion AUC \u2193", "insertion AUC \u2191"].forEach(s => hr.append(el("th", {}, s)));
       tab.append(hr);
-      [["Grad-CAM", f.gradcam], ["random", f.random]].forEach(([name, m]) => {
+      [[D.method, f.gradcam], ["random", f.random]].forEach(([name, m]) => {
         const tr = el("tr");
         tr.append(el("td", {}, name), el("td", {}, fmt(m.deletion_auc[0], 3) + " \u00b1 " + fmt(m.deletion_auc[1], 3)),
                   el("td", {}, fmt(m.insertion_auc[0], 3) + " \u00b1 " + fmt(m.insertion_auc[1], 3)));
         tab.append(tr);
       });
       box.append(tab);
-      box.append(el("div", {}, "Grad-CAM beats random on " + Math.round(100 * f.wins.deletion) + "% of frames by " +
+      box.append(el("div", {}, D.method + " beats random on " + Math.round(100 * f.wins.deletion) + "% of frames by " +
         "deletion, " + Math.round(100 * f.wins.insertion) + "% by insertion (probability of the action taken, " +
         f.steps + " steps, baseline blurred with \u03c3 = " + f.blur_sigma + " px; " + f.seconds + " s)."));
       // Mean curves: deletion solid, insertion dashed; Grad-CAM in colour, random in grey.
