@@ -68,6 +68,14 @@ def main() -> None:
     from eac3_tf.explain import variants as va
     from eac3_tf.policy import greedy_actions, sample_actions
 
+    for agent, variants in zip(agents, plan, strict=True):  # names checked before any game is played
+        try:
+            unknown = sorted(set(variants) - set(va.known_variants(agent.game)))
+        except va.VariantError as exc:
+            raise UsageError(str(exc)) from None
+        if unknown:
+            raise UsageError(f"unknown {agent.game} variant(s) {', '.join(unknown)}; HackAtari's: "
+                             f"{', '.join(va.known_variants(agent.game))}")
     methods = tuple(m for m in args.methods.split(",") if m) or METHODS
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
@@ -79,7 +87,10 @@ def main() -> None:
                   "parity": va.adapter_parity(agent.env, agent.obs, seed=args.seed), "checks": {}, "games": {}}
         print(f"{agent.game}: adapter parity {report['parity']}", flush=True)
         for v in variants:
-            report["checks"][v] = va.check_variant(agent.env, v, steps=args.check_steps, seed=args.seed)
+            try:
+                report["checks"][v] = va.check_variant(agent.env, v, steps=args.check_steps, seed=args.seed)
+            except va.VariantError as exc:  # an unknown or idle variant: one line and exit 2, nothing written
+                raise UsageError(str(exc)) from None
             print(f"{agent.game}: {v} took effect: {report['checks'][v]}", flush=True)
         model = checkpoint.load(agent.path, with_optimizer=False).model
         for v in ("none", *variants):
