@@ -66,14 +66,18 @@ class RamAtariEnv:
         self._lives = self._ale.lives()
         return [self._ale.getScreenRGB()]
 
+    def _seeded(self, ale, seed: int):
+        """`ale` set up as the vector interface sets up env 0 for `seed`, with the ROM (re)loaded."""
+        ale.setInt("random_seed", int(seed))
+        ale.setFloat("repeat_action_probability", self._env.repeat_action_probability)
+        ale.setInt("frame_skip", 1)
+        ale.setInt("max_num_frames_per_episode", self._env.max_episode_frames)
+        ale.loadROM(self._rom)
+        return ale
+
     def reset(self, seed: int) -> np.ndarray:
         """Start the game with ALE's generator seeded by `seed`, as the vector interface seeds env 0."""
-        self._ale = self._ale_cls()
-        self._ale.setInt("random_seed", int(seed))
-        self._ale.setFloat("repeat_action_probability", self._env.repeat_action_probability)
-        self._ale.setInt("frame_skip", 1)
-        self._ale.setInt("max_num_frames_per_episode", self._env.max_episode_frames)
-        self._ale.loadROM(self._rom)
+        self._ale = self._seeded(self._ale_cls(), seed)
         self.lives_lost = np.zeros(1, dtype=bool)
         return self._stack.reset(self._observe(self._new_game()))
 
