@@ -36,12 +36,12 @@ def test_a_pong_agent_gets_faithfulness_localisation_removal_and_cost_per_method
     (b,) = json.loads(out.with_suffix(".json").read_text())["boards"]
     assert (b["game"], b["frames"], b["frames_trained"]) == ("pong", 32, 7)
     assert list(b["methods"]) == ["gradcam", "eigencam", "random"]
-    assert b["randomisation_stages"] == ["logits+value", "hidden", "conv2", "conv1"]
+    assert b["randomisation_stages"] == ["logits", "value", "hidden", "conv2", "conv1"]  # the heads one by one
     for name, row in b["methods"].items():
         assert row["deletion_auc"]["n"] + row["deletion_auc"]["undefined"] == 32
         assert set(row["localisation"]) == {"agent", "opponent", "ball"}
         assert ("ms_per_frame" in row) == (name != "random")
-        assert len(row.get("randomisation_spearman", [0] * 4)) == 4
+        assert len(row.get("randomisation_spearman", [0] * 5)) == 5
     text = out.with_suffix(".md").read_text()
     assert "## pong (fast, 7 frames trained; 32 frames;" in text and "| random |" in text
     assert "removal ρ (mass / mass÷area)" in text

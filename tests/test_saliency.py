@@ -397,3 +397,13 @@ def test_downsampled_mask_marks_every_block_the_object_touches():
     np.testing.assert_array_equal(small, expected)
     with pytest.raises(ValueError, match="whole multiple"):
         colours.downsample_mask(planted["ball"], (70, 70))
+
+
+def test_randomisation_stages_run_from_the_heads_down_and_can_split_the_two_heads():
+    from eac3_tf.config import PRESETS
+    from eac3_tf.model import build_model
+
+    model = build_model((80, 80, 4), 6, PRESETS["fast"])
+    assert faithfulness.randomization_stages(model) == [("logits", "value"), "hidden", "conv2", "conv1"]
+    assert faithfulness.randomization_stages(model, split_heads=True) == ["logits", "value", "hidden", "conv2",
+                                                                           "conv1"]

@@ -197,11 +197,16 @@ def _grad_cam_map(model: keras.Model, frames: np.ndarray, action: int) -> np.nda
     return grad_cam(model, frames, target=action)
 
 
-def randomization_stages(model: keras.Model) -> list[str | tuple[str, ...]]:
-    """[("logits", "value"), "hidden", "convK", ..., "conv1"]: the weighted layers from the top, heads together."""
+def randomization_stages(model: keras.Model, split_heads: bool = False) -> list[str | tuple[str, ...]]:
+    """The weighted layers from the top: [("logits", "value"), "hidden", "convK", ..., "conv1"].
+
+    With `split_heads` the policy head and the value head are two stages, policy first: a map of an action
+    that moves when only the value head is re-drawn depends on weights the action's logit never uses.
+    """
     names = [layer.name for layer in model.layers if layer.weights]
-    heads = tuple(n for n in names if n in ("logits", "value"))
-    return [heads, *[n for n in reversed(names) if n not in heads]]
+    heads = tuple(n for n in ("logits", "value") if n in names)
+    first = list(heads) if split_heads else [heads]
+    return [*first, *[n for n in reversed(names) if n not in heads]]
 
 
 def cascading_randomization(model: keras.Model, frames: np.ndarray, layers_top_down: Sequence[str | Sequence[str]],

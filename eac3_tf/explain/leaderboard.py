@@ -4,8 +4,8 @@ Per method (and uniform random maps, the chance row) on T recorded frames:
 * deletion / insertion AUC of the greedy action's probability for maps of that action, and of the critic's
   |V(copy) - V(frame)| for maps of the value (Petsiuk et al. 2018; blurred baseline);
 * cascading randomisation (Adebayo et al. 2018): mean Spearman rho with the trained model's maps as the
-  heads, the hidden layer and each conv are re-initialised from the top; near 1 means the map ignores the
-  weights;
+  policy head, the value head, the hidden layer and each conv are re-initialised from the top; near 1 means
+  the map ignores those weights (for maps of an action, that is right for the value head alone);
 * localisation per object class: the pointing game within one map cell, and mass inside the class's pixels
   over their area share (1.0 = chance);
 * object removal (`counterfactual`): Spearman rho of the map's mass on a class with the policy's KL when
@@ -86,7 +86,7 @@ def board(model, agent: AgentSpec, rec: Recording, methods: tuple[str, ...], see
 
     forward = tf.function(lambda x: model(tf.cast(x, tf.float32), training=False))
     forward_ms = _ms_per_frame(forward, frames)  # compiled, as the methods' own graphs are
-    stages = faithfulness.randomization_stages(model)
+    stages = faithfulness.randomization_stages(model, split_heads=True)
     known = agent.game in colours.OBJECT_COLOURS
     _, by_class = object_masks(rec, agent) if known else (None, None)
     out = {"game": agent.game, "checkpoint": str(agent.path), "preset": agent.preset,
