@@ -57,6 +57,21 @@ def write_json(path: str | Path, data: Any, indent: int = 2, sort_keys: bool = T
     write_text(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n")
 
 
+def write_report(out: str | Path, record: dict, markdown: str, started: float) -> str:
+    """Write a tool's OUT.json (the record, with the seconds since `started`) and OUT.md, each atomically.
+
+    Returns the line a tool prints about it. Key order is kept: a report reads top-down.
+    """
+    import time
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    seconds = time.time() - started
+    write_text(out.with_suffix(".json"), json.dumps({**record, "seconds": round(seconds, 1)}, indent=2) + "\n")
+    write_text(out.with_suffix(".md"), markdown + "\n")
+    return f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} in {seconds:.0f} s"
+
+
 def copy_folder(src: str | Path, dest: str | Path) -> None:
     """Copy the folder `src` to `dest`, replacing any folder there only once the copy is complete."""
     src, dest = Path(src), Path(dest)

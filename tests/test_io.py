@@ -44,3 +44,16 @@ def test_copy_folder_replaces_the_old_copy_whole(tmp_path):
     io.copy_folder(src, dest)
     assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*")) == ["sub", "sub/f.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dest", "src"]  # nothing partial or old left
+
+
+def test_a_report_is_its_json_with_the_seconds_last_and_its_markdown_side_by_side(tmp_path):
+    import time
+
+    from eac3_tf.io import write_report
+
+    line = write_report(tmp_path / "out" / "board", {"command": "c", "rows": [1, 2]}, "# board", time.time() - 2.2)
+    record = json.loads((tmp_path / "out" / "board.json").read_text())
+    assert list(record) == ["command", "rows", "seconds"] and record["rows"] == [1, 2]
+    assert 2.2 <= record["seconds"] < 2.5  # started 2.2 s before the call
+    assert (tmp_path / "out" / "board.md").read_text() == "# board\n"
+    assert line == f"wrote {tmp_path / 'out' / 'board.json'} and {tmp_path / 'out' / 'board.md'} in 2 s"

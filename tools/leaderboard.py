@@ -11,7 +11,6 @@ method of `eac3_tf.explain.METHODS`, and random maps, is measured on those frame
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import time
@@ -22,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from eac3_tf.agent import agent_spec  # noqa: E402
 from eac3_tf.cli import ArgumentParser, UsageError, check_output_folder, guard, import_tensorflow_quietly  # noqa: E402
-from eac3_tf.io import write_text  # noqa: E402
+from eac3_tf.io import write_report  # noqa: E402
 
 
 def main() -> None:
@@ -59,13 +58,10 @@ def main() -> None:
                      progress=tqdm)
         boards.append(board(model, agent, rec, methods, args.seed, args.cascade_frames))
     command = "python tools/leaderboard.py " + shlex.join(sys.argv[1:])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(out.with_suffix(".json"), json.dumps({"command": command, "seconds": round(time.time() - t0, 1),
-                                                     "boards": boards}, indent=2) + "\n")
     text = markdown(boards, command)
-    write_text(out.with_suffix(".md"), text + "\n")
+    wrote = write_report(out, {"command": command, "boards": boards}, text, t0)
     print(text)
-    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} in {time.time() - t0:.0f} s")
+    print(wrote)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eac3_tf.cli import ArgumentParser, UsageError, check_output_folder, guard, import_tensorflow_quietly  # noqa: E402
-from eac3_tf.io import write_json, write_text  # noqa: E402
+from eac3_tf.io import write_report  # noqa: E402
 
 
 def main() -> None:
@@ -48,12 +48,10 @@ def main() -> None:
     t0 = time.time()
     result = validate(config, progress=tqdm)
     command = "python tools/validate_objects.py " + shlex.join(sys.argv[1:])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(out.with_suffix(".json"), {"command": command, "seconds": round(time.time() - t0, 1), **result})
     text = markdown(result, command)
-    write_text(out.with_suffix(".md"), text + "\n")
+    wrote = write_report(out, {"command": command, **result}, text, t0)
     print(text)
-    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} in {time.time() - t0:.0f} s")
+    print(wrote)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from eac3_tf.agent import agent_spec  # noqa: E402
 from eac3_tf.cli import ArgumentParser, UsageError, check_output_folder, guard, import_tensorflow_quietly  # noqa: E402
-from eac3_tf.io import write_text  # noqa: E402
+from eac3_tf.io import write_report  # noqa: E402
 
 
 def card_policy(game: str) -> str:
@@ -118,14 +118,11 @@ def main() -> None:
             g["mass_moves"] = {m: va.mass_moves(base[m], g["mass"][m]) for m in methods}
         reports.append(report)
     command = "python tools/variants.py " + shlex.join(sys.argv[1:])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(out.with_suffix(".json"), json.dumps({"command": command, "episodes": args.episodes,
-                                                     "frames": args.frames, "seconds": round(time.time() - t0, 1),
-                                                     "reports": reports}, indent=2) + "\n")
     text = va.markdown(reports, command, args.episodes, args.frames)
-    write_text(out.with_suffix(".md"), text + "\n")
+    wrote = write_report(out, {"command": command, "episodes": args.episodes, "frames": args.frames,
+                               "reports": reports}, text, t0)
     print(text)
-    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} in {time.time() - t0:.0f} s")
+    print(wrote)
 
 
 if __name__ == "__main__":
