@@ -28,16 +28,18 @@ def main() -> None:
     from eac3_tf.explain.objects_validation import GAMES, ValidationConfig, markdown, validate
 
     p = ArgumentParser(prog="validate_objects.py", description=__doc__.split("\n")[0])
-    p.add_argument("--games", default=",".join(GAMES), help=f"comma-separated rom ids (default: {','.join(GAMES)})")
+    p.add_argument("--games", default=",".join(GAMES), help=f"comma-separated games (default: {','.join(GAMES)})")
     p.add_argument("--steps", type=int, default=300, help="random agent steps per game (default 300)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/explain/objects_validation", help="writes OUT.json and OUT.md")
     args = p.parse_args()
-    try:
-        config = ValidationConfig(games=tuple(g for g in args.games.split(",") if g), steps=args.steps,
+    from eac3_tf.envs import game_id
+
+    try:  # any spelling of a game, as every command takes it ("Pong", "pong", "ALE/Pong-v5")
+        config = ValidationConfig(games=tuple(game_id(g) for g in args.games.split(",") if g), steps=args.steps,
                                   seed=args.seed)
     except ValueError as e:
-        raise UsageError(str(e)) from e
+        raise UsageError(f"--games: {e}") from None
     if not objects.ocatari_available():
         raise UsageError(f"OCAtari is not installed; install it with: {objects.INSTALL}")
     out = Path(args.out)
