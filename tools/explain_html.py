@@ -36,7 +36,7 @@ from absl import flags
 from eac3_tf import cli
 from eac3_tf.cli import UsageError
 from eac3_tf.config import camel_game
-from eac3_tf.explain import overlay, page
+from eac3_tf.explain import measures, overlay, page
 from eac3_tf.explain.names import METHODS, TITLES
 from eac3_tf.explain.settings import BLUR_SIGMA, DELETION_STEPS
 from eac3_tf.io import write_with  # noqa: E402
@@ -234,7 +234,7 @@ def faithfulness(agent, inputs: np.ndarray, maps: np.ndarray, actions: np.ndarra
 
     start = time.perf_counter()
     idx = np.unique(np.linspace(0, len(inputs) - 1, min(n, len(inputs))).round().astype(int))
-    random_maps = np.random.default_rng(seed + 1).random(maps[idx].shape).astype(np.float32)
+    random_maps = measures.random_maps(len(idx), maps.shape[1:3], seed + 1)
     chunk = 16
     results = {"gradcam": [], "random": []}
     for i in tqdm(range(0, len(idx), chunk), desc=f"{camel_game(agent.game)} faithfulness", unit="chunk",

@@ -203,7 +203,7 @@ def compute_maps(model, frames, seed: int, pert_kwargs: dict, timings: dict, tag
         maps[f"gradcam_{convs[0]}"] = chunked(lambda s: grad_cam(model, frames[s], layer=convs[0]), n,
                                                f"{tag}: grad-cam {convs[0]}")
     maps["blur_change"] = perturbation.blur_change_map(frames, **pert_kwargs)
-    maps["random"] = np.random.default_rng(seed + 1).random(maps["gradcam"].shape).astype(np.float32)
+    maps["random"] = measures.random_maps(len(frames), frames.shape[1:3], seed + 1)
     return maps
 
 
@@ -251,12 +251,6 @@ def randomization_all(model, frames, cascade_n: int, seed: int, pert_kwargs: dic
                                   f"{tag}: randomisation perturbation")
     timings["randomization_perturbation"] = time.perf_counter() - t
     return out
-
-
-def outputs(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The model's logits [N, A] and values [N] in batches."""
-    outs = [model(x[i:i + 256].astype(np.float32), training=False) for i in range(0, len(x), 256)]
-    return (np.concatenate([np.asarray(o[0]) for o in outs]), np.concatenate([np.asarray(o[1]) for o in outs]))
 
 
 def mass_and_pointing(maps: dict, masks: np.ndarray, tolerance: int) -> dict:
@@ -309,8 +303,8 @@ def run_game(args, agent, timings: dict) -> dict:
                                       for name, m in class_masks.items()}
         timings["objects"] = time.perf_counter() - t
         t = time.perf_counter()
-        result["object_removal"] = object_removal(lambda x: outputs(model, x), rec.inputs, rec.screens, rec.starts,
-                                                  class_masks, agent.obs, maps)
+        result["object_removal"] = object_removal(lambda x: perturbation.policy_outputs(model, x), rec.inputs,
+                                                  rec.screens, rec.starts, class_masks, agent.obs, maps)
         timings["object_removal"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     result["timings_s"] = {k: round(v, 3) for k, v in timings.items()}

@@ -31,12 +31,8 @@ RANDOM = "random"
 TIMING_BATCH = 32
 
 
-def random_maps(n: int, shape: tuple[int, int], seed: int) -> np.ndarray:
-    """Uniform noise maps [n, H, W]: what a method scores by chance."""
-    return np.random.default_rng(seed).random((n, *shape)).astype(np.float32)
-
-
 def _map_fn(method: str, seed: int) -> Callable:
+    from eac3_tf.explain.measures import random_maps
     from eac3_tf.explain.methods import explain
 
     if method == RANDOM:
@@ -76,14 +72,15 @@ def _localisation(maps: np.ndarray, class_masks: dict[str, np.ndarray], cell: in
 def board(model, agent: AgentSpec, rec: Recording, methods: tuple[str, ...], seed: int = 0,
           cascade_frames: int = 16, log: Callable[[str], None] = print) -> dict:
     """Measure every method (and random maps) on one agent's recording; see the module docstring."""
-    from eac3_tf.explain import colours, faithfulness
-    from eac3_tf.explain.methods import explain
-
-    frames = rec.inputs
-    logits, values = _outputs(model, frames)
-    actions = logits.argmax(-1)
     import tensorflow as tf
 
+    from eac3_tf.explain import colours, faithfulness
+    from eac3_tf.explain.methods import explain
+    from eac3_tf.explain.perturbation import policy_outputs
+
+    frames = rec.inputs
+    logits, values = policy_outputs(model, frames)
+    actions = logits.argmax(-1)
     forward = tf.function(lambda x: model(tf.cast(x, tf.float32), training=False))
     forward_ms = _ms_per_frame(forward, frames)  # compiled, as the methods' own graphs are
     stages = faithfulness.randomization_stages(model, split_heads=True)
@@ -120,8 +117,8 @@ def board(model, agent: AgentSpec, rec: Recording, methods: tuple[str, ...], see
         out["methods"][method] = row
         log(f"{agent.game}: {method} in {row['seconds']:.1f} s")
     if by_class is not None:
-        removal = object_removal(lambda x: _outputs(model, x), frames, rec.screens, rec.starts, by_class, agent.obs,
-                                 action_maps)
+        removal = object_removal(lambda x: policy_outputs(model, x), frames, rec.screens, rec.starts, by_class,
+                                 agent.obs, action_maps)
         out["object_removal_by_class"] = removal["by_class"]
         for method, row in out["methods"].items():
             row["removal_spearman"] = removal.get("spearman_mass_vs_kl", {}).get(method)
@@ -129,10 +126,6 @@ def board(model, agent: AgentSpec, rec: Recording, methods: tuple[str, ...], see
     out["values_mean"] = float(values.mean())
     return out
 
-
-def _outputs(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    outs = [model(x[i:i + 256].astype(np.float32), training=False) for i in range(0, len(x), 256)]
-    return (np.concatenate([np.asarray(o[0]) for o in outs]), np.concatenate([np.asarray(o[1]) for o in outs]))
 
 
 def _f(x: float | None, digits: int = 3) -> str:

@@ -7,6 +7,11 @@ import math
 import numpy as np
 
 
+def random_maps(n: int, shape: tuple[int, int], seed: int) -> np.ndarray:
+    """Uniform noise maps float32 [n, H, W]: what a saliency method scores by chance."""
+    return np.random.default_rng(seed).random((n, *shape)).astype(np.float32)
+
+
 def object_mass(map_: np.ndarray, mask: np.ndarray) -> float | np.ndarray:
     """Share of a map's total mass inside a boolean mask: sum(map * mask) / sum(map).
 

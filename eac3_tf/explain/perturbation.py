@@ -105,10 +105,16 @@ def blend_outputs(model: keras.Model, a: np.ndarray, b: np.ndarray, masks: np.nd
     return np.concatenate(logits), np.concatenate(values)
 
 
-def policy_logits(model: keras.Model, frames: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """The model's logits [N, A] on raw frames, through the same compiled graph as the perturbed copies."""
+def policy_outputs(model: keras.Model, frames: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """The model's logits [N, A] and values [N] on raw frames, through the compiled graph of the perturbed copies."""
     x = frames_batch(model, frames)
-    return blend_outputs(model, x, x, np.zeros((1, *x.shape[1:3]), np.float32), batch_size)[0][:, 0]
+    logits, values = blend_outputs(model, x, x, np.zeros((1, *x.shape[1:3]), np.float32), batch_size)
+    return logits[:, 0], values[:, 0]
+
+
+def policy_logits(model: keras.Model, frames: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The model's logits [N, A] on raw frames (`policy_outputs` without the values)."""
+    return policy_outputs(model, frames, batch_size)[0]
 
 
 def gaussian_blur(frames: np.ndarray, sigma: float) -> np.ndarray:
