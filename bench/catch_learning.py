@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+from eac3_tf.cli import ArgumentParser, run  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a one-machine cluster on loopback
@@ -46,15 +46,15 @@ def measure(backend: str, frames: int) -> str:
     return f"{backend}: {seconds:.1f} s for {result.frames} frames, mean score {score:.3f} over 320 games"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     parser = ArgumentParser(prog="catch_learning.py", description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", choices=("threads", "ray"), default=["threads", "ray"])
     parser.add_argument("--frames", type=int, default=100_000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(f"catch learning on {os.cpu_count()} CPUs")
     for backend in args.backends:
         print(measure(backend, args.frames), flush=True)
 
 
 if __name__ == "__main__":
-    guard(main, "catch_learning.py")
+    run(main, "catch_learning.py")

@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eac3_tf.cli import ArgumentParser, UsageError, guard  # noqa: E402
+from eac3_tf.cli import ArgumentParser, UsageError, run  # noqa: E402
 from eac3_tf.config import PAPER_GAMES, ObsConfig, camel_game  # noqa: E402
 
 MISSING = 16  # pixels: more than a moving sprite's edge, less than the smallest sprite of the six games
@@ -60,12 +60,12 @@ def measure(game: str, steps: int, seed: int) -> dict:
             "mean_shortfall": float(np.mean(shortfall)) if shortfall else 0.0}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     p = ArgumentParser(prog="flicker.py", description=__doc__.split("\n")[0])
     p.add_argument("--games", default=",".join(camel_game(g) for g in PAPER_GAMES))
     p.add_argument("--steps", type=int, default=2000, help="agent steps (skips of 4 frames) per game")
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.steps <= 0:
         raise UsageError(f"--steps must be positive, got {args.steps}")
     from eac3_tf.envs import game_id
@@ -83,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "flicker.py")
+    run(main, "flicker.py")

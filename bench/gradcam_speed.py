@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+from eac3_tf.cli import ArgumentParser, run  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -84,14 +84,14 @@ def interleaved(cases: dict, seconds: float, rounds: int) -> dict[str, list[floa
     return times
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     p = ArgumentParser(prog="gradcam_speed.py")
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--seconds", type=float, default=5.0, help="timing per case, split over the rounds")
     p.add_argument("--rounds", type=int, default=15, help="rounds the cases take turns in; medians are kept")
     p.add_argument("--out", default="results/bench/gradcam_speed")
     p.add_argument("--xla", action="store_true", help="also time the Grad-CAM step compiled with XLA")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.checkpoint:
         ck = checkpoint.load(checkpoint.resolve(args.checkpoint), with_optimizer=False)
         model, preset = ck.model, ck.state["meta"]["preset"]
@@ -163,4 +163,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "gradcam_speed.py")
+    run(main, "gradcam_speed.py")

@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+from eac3_tf.cli import ArgumentParser, run  # noqa: E402
 
 
 def timed(fn, frames: np.ndarray, iters: int, warmup: int = 20) -> dict:
@@ -76,7 +76,7 @@ def end_to_end(model_path: Path, card, steps: int, seed: int = 0) -> dict:
             "episodes_ended": episodes}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     p = ArgumentParser(prog="player_latency.py")
     p.add_argument("--export", default=None, help="export folder (default: export --checkpoint to a temp folder)")
     p.add_argument("--checkpoint", default=None, help="the Keras checkpoint (default: the one named on the card)")
@@ -87,7 +87,7 @@ def main() -> None:
     p.add_argument("--no_pin", action="store_true", help="do not pin the process to one CPU core")
     p.add_argument("--note", default="", help="a remark saved with the results (e.g. the machine's load)")
     p.add_argument("--out", default="results/bench/player_latency")
-    args = p.parse_args()
+    args = p.parse_args(argv)
 
     if not args.no_pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # threads started later inherit it
@@ -175,4 +175,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "player_latency.py")
+    run(main, "player_latency.py")

@@ -10,12 +10,12 @@ policy.onnx through gymnasium's own ALE env in five settings, `--episodes` full 
 life loss; `--max_frames` cap): phase0..phase3 (`frameskip=1` env; after reset k NOOP frames, then FIRE if the
 game has it; frame skip, and the max over the last two frames unless the card's env says `"maxpool": false`,
 done here) and stock_v5 (the registered `ALE/<Game>-v5`, plain reset()).
-It imports only numpy, onnxruntime, gymnasium, ale_py and the stdlib: the card's preprocessing is implemented
+It imports only numpy, onnxruntime, gymnasium, ale_py, the stdlib and eac3_tf's flag parser (`eac3_tf.cli`, for
+the house's one command-line dialect): the card's preprocessing is implemented
 again here from the card's own words, so a match at phase0 checks the card as much as the agent. Scores are
 reported against `card["evaluation"]` with the card's action rule (greedy or sampled) unless --policy says.
 """
 
-import argparse
 import json
 import os
 import platform
@@ -26,11 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from eac3_tf.cli import ArgumentParser, run  # noqa: E402
+from eac3_tf.errors import Eac3Error  # noqa: E402
+
 SETTINGS = ("phase0", "phase1", "phase2", "phase3", "stock_v5")
 GRAY = (77, 150, 29)  # (77 R + 150 G + 29 B) >> 8, the card's gray formula
 
 
-class BenchError(ValueError):
+class BenchError(Eac3Error):
     """Bad input: one line on stderr, exit code 2."""
 
 
@@ -159,11 +163,6 @@ def play(setting: str, card: dict, forward, args) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- input, output
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise BenchError(message)
-
-
 def load(args) -> tuple[dict, Path]:
     """The export's card and model path, checked; BenchError naming what is wrong and what is accepted."""
     for flag, top in (("episodes", 100_000), ("envs", 64), ("max_frames", 10**9), ("threads", 64)):
@@ -212,7 +211,7 @@ def cpu_model() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _Parser(prog="python bench/portability.py", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser("portability.py", __doc__.split("\n\n")[0])
     p.add_argument("--export", required=True, help="export folder holding policy.onnx and card.json")
     p.add_argument("--episodes", type=int, default=10, help="full games per setting (default 10)")
     p.add_argument("--envs", type=int, default=4, help="games played in lockstep per setting (default 4)")
@@ -286,8 +285,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as exc:
-        print(f"portability: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run(main, "portability.py")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+from eac3_tf.cli import ArgumentParser, run  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -72,12 +72,12 @@ def train_step_ms_per_sample(model, batch: int, seconds: float) -> float:
     return (time.perf_counter() - t0) / (n * batch) * 1000
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     p = ArgumentParser(prog="presets.py")
     p.add_argument("--batch", type=int, default=80, help="samples per train step (t_max x envs per worker)")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--out", default="results/bench/presets")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     report = {"batch": args.batch, "cpu_count": os.cpu_count(), "tensorflow": tf.__version__, "presets": {}}
     for name, cfg in PRESETS.items():
         model = build_model(cfg.obs.shape, 6, cfg)
@@ -104,4 +104,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "presets.py")
+    run(main, "presets.py")

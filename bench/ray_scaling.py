@@ -28,7 +28,7 @@ from eac3_tf.io import write_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+from eac3_tf.cli import ArgumentParser, run  # noqa: E402
 
   # noqa: E402
 
@@ -144,7 +144,7 @@ def estimate(results: list[dict], ps: dict) -> dict:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     p = ArgumentParser(prog="ray_scaling.py")
     p.add_argument("--game", default="pong")
     p.add_argument("--preset", default="fast")
@@ -155,7 +155,7 @@ def main() -> None:
     p.add_argument("--in_flight", type=int, default=4)
     p.add_argument("--note", default="", help="e.g. 'measured while another training job used the cores'")
     p.add_argument("--out", default="results/bench/ray_scaling")
-    args = p.parse_args()
+    args = p.parse_args(argv)
 
     results = []
     for w in args.workers:
@@ -210,4 +210,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "ray_scaling.py")
+    run(main, "ray_scaling.py")

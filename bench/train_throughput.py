@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+from eac3_tf.cli import ArgumentParser, run  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PEER = ROOT.parent / "shared" / "peers" / "a2c_atari.py"
@@ -172,7 +172,7 @@ def peer_steps_per_sec(game: str, minutes: float) -> float:
         float(last["wall_seconds"]) - float(first["wall_seconds"]))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     from trainer_fps import measure
 
     p = ArgumentParser(prog="train_throughput.py")
@@ -180,7 +180,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--peer_minutes", type=float, default=3)
     p.add_argument("--out", default="results/bench/train_throughput")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     r: dict = {"game": args.game, "cpu_count": os.cpu_count(), "command": "python bench/train_throughput.py " +
                " ".join(sys.argv[1:])}
 
@@ -214,4 +214,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "train_throughput.py")
+    run(main, "train_throughput.py")

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from eac3_tf.cli import ArgumentParser, guard
+from eac3_tf.cli import ArgumentParser, run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,7 +85,7 @@ def breakdown(game: str, preset: str, workers: int, envs: int, t_max: int, secon
                                                                                          for k, v in shares.items()}}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     p = ArgumentParser(prog="trainer_fps.py")
     p.add_argument("--game", default="pong")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
@@ -95,7 +95,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=60)
     p.add_argument("--envs_per_worker", type=int, default=8)
     p.add_argument("--out", default="results/bench/trainer_fps")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     results = []
     for preset in args.presets:
         for w in args.workers:
@@ -129,4 +129,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "trainer_fps.py")
+    run(main, "trainer_fps.py")

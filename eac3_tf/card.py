@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from eac3_tf.config import EnvConfig, ObsConfig
+from eac3_tf.errors import Eac3Error
 
 CARD_NAME = "card.json"
 CARD_VERSION = 2  # 2 added "reset": the reset sequence the agent was trained and scored with
 READABLE_VERSIONS = (1, 2)
 
 
-class CardError(ValueError):
+class CardError(Eac3Error):
     """A card that is missing, unreadable, of an unknown version, or without what a player needs."""
 
 

@@ -19,13 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from eac3_tf.errors import Eac3Error
+
 CKPT_DIR = "checkpoints"
 _NAME = re.compile(r"^ckpt-(\d{12})$")
 _LEFTOVER = re.compile(r"^\.ckpt-\d{12}\..*\.(tmp|del)$")  # a save or a removal a killed process left behind
 FILES = ("model.keras", "optimizer.npz", "state.json")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(Eac3Error):
     """A checkpoint is missing, incomplete or damaged."""
 
 

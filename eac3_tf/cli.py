@@ -1,4 +1,9 @@
-"""What every eac3_tf command line shares: flag parsing and one-line errors with exit code 2."""
+"""The one command-line dialect of eac3_tf: argparse flags, and every user-fixable error as one line with exit 2.
+
+Every command of the package, the tools and the benches defines an `ArgumentParser` and a `main(argv)`, and
+its `__main__` is `cli.run(main, prog)`. Library code raises `eac3_tf.errors.Eac3Error`s; only `call` turns
+one into the message. TensorFlow-free (the exported player uses it too).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,107 @@ import argparse
 import errno
 import os
 import sys
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
+
+from eac3_tf.errors import Eac3Error
+from eac3_tf.io import check_output_folder  # noqa: F401  (the commands check outputs through cli)
 
 EXIT_USAGE = 2
+_TRUE, _FALSE = ("true", "t", "1", "yes", "y"), ("false", "f", "0", "no", "n")
 
 
-class UsageError(ValueError):
-    """A bad argument: reported as one line on stderr, exit code 2."""
+class UsageError(Eac3Error):
+    """A bad argument, found by a command line's own checks."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors raise UsageError (one line, not a usage block), with typed values that name the flag.
+
+    Switches read as absl's did (`--force`, `--noforce`, `--force=false`), so every command line written for
+    the earlier absl commands keeps working.
+    """
+
+    def __init__(self, prog: str, description: str | None = None, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(prog=prog, description=description, **kwargs)
+
+    def error(self, message: str) -> None:  # noqa: D102
+        raise UsageError(f"{message} (see --help)")
+
+    def add_argument(self, *names, **kwargs):  # noqa: D102
+        flag = next((n for n in names if n.startswith("--")), names[0])
+        choices = kwargs.pop("choices", None)
+        if choices is not None:
+            kwargs["type"] = _one_of(tuple(choices), kwargs.get("type") or str)
+            kwargs.setdefault("metavar", "{" + ",".join(map(str, choices)) + "}")
+        elif kwargs.get("type") in (int, float):
+            kwargs["type"] = _number(kwargs["type"], flag)
+        return super().add_argument(*names, **kwargs)
+
+    def add_switch(self, name: str, default: bool = False, help: str = "") -> None:
+        """`--name` (or `--name=true|false`) sets it, `--noname` clears it."""
+        super().add_argument(f"--{name}", nargs="?", const=True, default=default, type=_boolean(f"--{name}"),
+                             metavar="BOOL", help=f"{help} (default {str(default).lower()}; --no{name} clears it)")
+        super().add_argument(f"--no{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
+
+
+def _number(kind: type, flag: str) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        try:
+            return kind(text)
+        except ValueError:
+            accepted = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value {text!r} in flag {flag}={text}; "
+                                             f"accepted: {accepted}") from None
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _one_of(choices: tuple, kind: type) -> Callable[[str], object]:
+    def parse(text: str) -> object:
+        value = kind(text)
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"value should be one of <{'|'.join(map(str, choices))}>, got {text!r}")
+        return value
+
+    return parse
+
+
+def _boolean(flag: str) -> Callable[[str], bool]:
+    def parse(text: str) -> bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise argparse.ArgumentTypeError(f"flag {flag}={text} is not a boolean; accepted: true or false")
+
+    return parse
+
+
+def comma_list(text: str) -> list[str]:
+    """A comma-separated flag value as its items (empty items dropped)."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def call(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None, prog: str) -> int:
+    """Run `main(argv)` and return its exit code; a user-fixable error is one line on stderr and 2."""
+    quiet_tensorflow()
+    try:
+        return main(argv) or 0
+    except Eac3Error as exc:
+        return _fail(prog, str(exc))
+    except OSError as exc:  # disk full, a path under a file, no permission: the environment, not a bug
+        return _fail(prog, os_error_line(exc))
+    except KeyboardInterrupt:
+        return _fail(prog, "interrupted", code=130)
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+
+
+def run(main: Callable[[Sequence[str] | None], int | None], prog: str) -> None:
+    """A command's `__main__`: `call` on the process's arguments, then exit with its code."""
+    sys.exit(call(main, sys.argv[1:], prog))
 
 
 def quiet_tensorflow() -> None:
@@ -44,65 +142,6 @@ def import_tensorflow_quietly():
     return tf
 
 
-def run(main: Callable[[], int | None], define_flags: Callable[[], None] | None = None,
-        argv: list[str] | None = None) -> None:
-    """Define and parse absl flags from `argv` and call `main`; bad input exits 2 with a single line on stderr.
-
-    Every eac3_tf command line's `__main__` is this one call, so they all quiet TensorFlow and report
-    errors the same way.
-    """
-    from absl import flags
-
-    quiet_tensorflow()
-    if define_flags is not None:
-        define_flags()
-
-    from eac3_tf.checkpoint import CheckpointError
-
-    argv = sys.argv if argv is None else argv
-    prog = os.path.basename(argv[0]) if argv else "eac3_tf"
-    if any(a in ("-h", "--help", "--helpshort", "--helpfull") for a in argv[1:]):
-        print(flags.FLAGS.main_module_help() or flags.FLAGS.get_help())
-        sys.exit(0)
-    try:
-        rest = flags.FLAGS(argv)
-        if len(rest) > 1:
-            raise UsageError(f"unexpected positional arguments {rest[1:]}; all options are --flags (see --help)")
-        code = main()
-    except flags.Error as exc:
-        _fail(prog, str(exc).splitlines()[0])
-    except (UsageError, CheckpointError) as exc:
-        _fail(prog, str(exc))
-    except OSError as exc:  # disk full, a path under a file, no permission: the environment, not a bug
-        _fail(prog, os_error_line(exc))
-    except KeyboardInterrupt:
-        _fail(prog, "interrupted", code=130)
-    sys.exit(code or 0)
-
-
-def guard(main: Callable[[], int | None], prog: str) -> None:
-    """Call an argparse tool's `main`; bad input exits 2 with one line on stderr (as `run` does for absl ones)."""
-    quiet_tensorflow()
-    from eac3_tf.checkpoint import CheckpointError
-
-    try:
-        code = main()
-    except (UsageError, CheckpointError) as exc:
-        _fail(prog, str(exc))
-    except OSError as exc:
-        _fail(prog, os_error_line(exc))
-    except KeyboardInterrupt:
-        _fail(prog, "interrupted", code=130)
-    sys.exit(code or 0)
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse whose errors raise UsageError: one line on stderr, not a usage block (use with `guard`)."""
-
-    def error(self, message: str) -> None:  # noqa: D102
-        raise UsageError(f"{message} (see --help)")
-
-
 def os_error_line(exc: OSError) -> str:
     """One line for an OSError: what could not be written or read, why, and what to do."""
     if exc.errno == errno.ENOSPC:
@@ -113,19 +152,6 @@ def os_error_line(exc: OSError) -> str:
     return f"cannot use{where}: {exc.strerror or exc}; give a path in a folder that exists and is writable"
 
 
-def check_output_folder(folder: str | Path, flag: str) -> None:
-    """Raise UsageError unless `folder` is, or can be created as, a writable folder (checked before any work)."""
-    folder = Path(folder)
-    p = folder
-    while not os.path.lexists(p) and p != p.parent:
-        p = p.parent
-    if not p.is_dir():
-        raise UsageError(f"{flag} {folder} cannot be created: {p} is a file, not a folder; "
-                         "give a path in a writable folder")
-    if not os.access(p, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {folder} cannot be written: {p} is not writable; give a path in a writable folder")
-
-
-def _fail(prog: str, message: str, code: int = EXIT_USAGE) -> None:
+def _fail(prog: str, message: str, code: int = EXIT_USAGE) -> int:
     print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(code)
+    return code

@@ -11,6 +11,8 @@ import difflib
 import os
 import re
 
+from eac3_tf.errors import ConfigError, check_open_unit, check_positive, check_range
+
 # The six games of the paper's Table I, by their ALE ROM ids.
 PAPER_GAMES = ("demon_attack", "space_invaders", "beam_rider", "phoenix", "pong", "qbert")
 
@@ -33,6 +35,13 @@ class EnvConfig:
     maxpool: bool = True
     max_episode_frames: int = 108_000  # frames; an episode is truncated here (30 min of play)
     full_action_space: bool = False  # False: the game's minimal action set
+
+    def __post_init__(self) -> None:
+        check_range("frameskip", self.frameskip, 1, 100, "frames")
+        if not 0 <= self.repeat_action_probability <= 1:
+            raise ConfigError("repeat_action_probability", f"must be in [0, 1], got {self.repeat_action_probability}")
+        check_range("noop_max", self.noop_max, 0, 1000, "emulator frames")
+        check_positive("max_episode_frames", self.max_episode_frames)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +144,9 @@ PRESETS: dict[str, ModelConfig] = {
 }
 
 
+LR_SCHEDULES = ("constant", "linear")
+
+
 @dataclasses.dataclass(frozen=True)
 class A3CConfig:
     """Learning settings shared by every worker."""
@@ -153,6 +165,18 @@ class A3CConfig:
     life_loss_terminal: bool = False  # a lost life cuts bootstrapping (baselines' EpisodicLife); scores stay full games
     max_bad_updates: int = 100  # non-finite updates skipped before training stops
 
+    def __post_init__(self) -> None:
+        check_range("t_max", self.t_max, 1, 1000, "agent steps")
+        check_range("envs_per_worker", self.envs_per_worker, 1, 256)
+        check_open_unit("learning_rate", self.learning_rate)
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError("lr_schedule", f"value should be one of <{'|'.join(LR_SCHEDULES)}>, "
+                                             f"got {self.lr_schedule!r}")
+        if not 0 <= self.entropy_beta < 1:
+            raise ConfigError("entropy_beta", f"must be in [0, 1), got {self.entropy_beta}")
+        if not 0 <= self.gamma <= 1:
+            raise ConfigError("gamma", f"must be in [0, 1], got {self.gamma}")
+
 
 
 # What a plain `python -m eac3_tf.train` runs: the sample-efficiency study's winner at 10M frames on Pong and
@@ -161,20 +185,18 @@ DEFAULT_PRESET = "impala"
 DEFAULT_A3C = A3CConfig(t_max=20, lr_schedule="linear", life_loss_terminal=True)
 DEFAULT_RESET_NOOP_FRAMES = 30  # emulator frames, training only
 
-LR_SCHEDULES = ("constant", "linear")
-
-
 def learning_rate_at(cfg: A3CConfig, frames: int, frame_budget: int) -> float:
     """The shared optimizer's step size after `frames` of a run that trains for `frame_budget` frames.
 
     The linear schedule is a function of the global frame count, not of time since start, so a resumed
     run continues the same decay.
     """
-    if cfg.lr_schedule == "constant":
-        return cfg.learning_rate
     if cfg.lr_schedule == "linear":
         return cfg.learning_rate * max(0.0, 1.0 - frames / frame_budget)
-    raise ValueError(f"unknown lr_schedule {cfg.lr_schedule!r}; accepted: {', '.join(LR_SCHEDULES)}")
+    return cfg.learning_rate  # "constant": the config refuses any other name
+
+
+MAX_WORKERS = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,12 +204,20 @@ class RunConfig:
     """One training run."""
 
     frames: int = 2_000_000  # frames to train for (agent steps x frameskip)
-    workers: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
+    workers: int = dataclasses.field(default_factory=lambda: min(os.cpu_count() or 1, MAX_WORKERS))
     logdir: str = "runs/default"
     seed: int = 0
     checkpoint_every: int = 250_000  # frames between checkpoints
     keep_checkpoints: int = 3  # newest checkpoints kept on disk
     log_every: float = 5.0  # seconds between progress lines
+
+    def __post_init__(self) -> None:
+        check_positive("frames", self.frames)
+        check_range("workers", self.workers, 1, MAX_WORKERS)
+        check_positive("checkpoint_every", self.checkpoint_every)
+        check_positive("keep_checkpoints", self.keep_checkpoints)
+        if not self.log_every > 0:
+            raise ConfigError("log_every", f"must be positive seconds, got {self.log_every}")
 
 
 def canonical_game(name: str) -> str:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eac3_tf.cli import UsageError
+from eac3_tf.cli import ArgumentParser, UsageError
+from eac3_tf.errors import ConfigError, check_positive
 from eac3_tf.io import write_json, write_text
 from eac3_tf.policy import greedy_actions, sample_actions
 from eac3_tf.rollout import play_episodes
@@ -47,35 +48,57 @@ MARKDOWN_HEADER = ("| game | frames trained | mean ± std | best | min | episode
                    "|---|---|---|---|---|---|---|")
 
 
-def _define_flags() -> None:
-    from absl import flags
-
-    flags.DEFINE_string("checkpoint", None, "Run logdir, ckpt-* folder or its model.keras.")
-    flags.DEFINE_integer("episodes", 100, "Full games to play.")
-    flags.DEFINE_string("output", None, "Write the report here as JSON (and a .md table row beside it).")
-    flags.DEFINE_enum("protocol", "v5", list(PROTOCOLS), "v5: sticky actions 0.25; noop: up to 30 no-op starts.")
-    flags.DEFINE_enum("policy", "sample", ["sample", "greedy"], "Sample actions from the policy or take argmax.")
-    flags.DEFINE_integer("envs", 8, "Games played in parallel.")
-    flags.DEFINE_integer("max_frames", 108_000, "Frame cap per episode (truncation).")
-    flags.DEFINE_integer("seed", 12345, "Seed of the emulators and the action sampling.")
-    flags.DEFINE_bool("force", False, "Replace an existing --output.")
+POLICIES = ("sample", "greedy")
 
 
-def main() -> int:
-    """Entry point after flag parsing."""
-    from absl import flags
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """How an agent is scored: full games under a named protocol."""
 
-    from eac3_tf import checkpoint
+    episodes: int = 100  # full games
+    envs: int = 8  # games played in parallel
+    protocol: str = "v5"  # a key of PROTOCOLS
+    policy: str = "sample"  # "sample" from the policy, or "greedy" (argmax)
+    max_frames: int = 108_000  # frame cap per episode (truncation)
+    seed: int = 12345  # of the emulators and the action sampling
+
+    def __post_init__(self) -> None:
+        check_positive("episodes", self.episodes, at_most=100_000)
+        check_positive("envs", self.envs, at_most=256)
+        check_positive("max_frames", self.max_frames)
+        for field, value, accepted in (("protocol", self.protocol, tuple(PROTOCOLS)),
+                                       ("policy", self.policy, POLICIES)):
+            if value not in accepted:
+                raise ConfigError(field, f"value should be one of <{'|'.join(accepted)}>, got {value!r}")
+
+
+def parser() -> ArgumentParser:
+    """The flags of `python -m eac3_tf.evaluate`."""
+    d = EvalConfig()
+    p = ArgumentParser("evaluate.py", __doc__.split("\n")[0])
+    p.add_argument("--checkpoint", help="Run logdir, ckpt-* folder or its model.keras.")
+    p.add_argument("--episodes", type=int, default=d.episodes, help="Full games to play.")
+    p.add_argument("--output", help="Write the report here as JSON (and a .md table row beside it).")
+    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default=d.protocol,
+                   help="v5: sticky actions 0.25; noop: up to 30 no-op starts.")
+    p.add_argument("--policy", choices=POLICIES, default=d.policy,
+                   help="Sample actions from the policy or take argmax.")
+    p.add_argument("--envs", type=int, default=d.envs, help="Games played in parallel.")
+    p.add_argument("--max_frames", type=int, default=d.max_frames, help="Frame cap per episode (truncation).")
+    p.add_argument("--seed", type=int, default=d.seed, help="Seed of the emulators and the action sampling.")
+    p.add_switch("force", help="Replace an existing --output.")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m eac3_tf.evaluate`: score a checkpoint and print (and optionally write) the report."""
     from eac3_tf.agent import agent_spec
 
-    f = flags.FLAGS
+    f = parser().parse_args(argv)
     if not f.checkpoint:
         raise UsageError("--checkpoint is required: a run logdir, a ckpt-* folder or its model.keras")
-    for name in ("episodes", "envs", "max_frames"):
-        if getattr(f, name) <= 0:
-            raise UsageError(f"--{name} must be a positive integer, got {getattr(f, name)}")
-    if f.episodes > 100_000 or f.envs > 256:
-        raise UsageError(f"--episodes must be at most 100000 and --envs at most 256, got {f.episodes}, {f.envs}")
+    cfg = EvalConfig(episodes=f.episodes, envs=f.envs, protocol=f.protocol, policy=f.policy,
+                     max_frames=f.max_frames, seed=f.seed)
     out = Path(f.output) if f.output else None
     if out is not None:
         if out.exists() and not f.force:
@@ -84,10 +107,23 @@ def main() -> int:
             raise UsageError(f"--output folder {out.parent} " + (
                 "is a file, not a folder" if out.parent.exists() else "does not exist") +
                 "; give a path in an existing folder")
-    agent = agent_spec(f.checkpoint)  # a damaged checkpoint fails here, before TensorFlow is loaded
-    path = agent.path
+    report = evaluate(agent_spec(f.checkpoint), cfg)  # a damaged checkpoint fails before TensorFlow loads
+    row = markdown_row(report["game"], report["frames_trained"], report, cfg.protocol, cfg.policy)
+    print(json.dumps({k: v for k, v in report.items() if k not in ("scores", "lengths")}, indent=2))
+    print(MARKDOWN_HEADER)
+    print(row)
+    if out is not None:
+        write_json(out, report)
+        write_text(out.with_suffix(".md"), MARKDOWN_HEADER + "\n" + row + "\n")
+    return 0 if math.isfinite(report["mean"]) else 1
+
+
+def evaluate(agent, cfg: EvalConfig) -> dict:
+    """Play `cfg.episodes` full games with the agent of `agent_spec(...)` and return the report (JSON-able)."""
+    from eac3_tf import checkpoint
     from eac3_tf.cli import import_tensorflow_quietly
 
+    path = agent.path
     tf = import_tensorflow_quietly()
     ckpt = checkpoint.load(path, with_optimizer=False)
 
@@ -95,58 +131,48 @@ def main() -> int:
 
     from eac3_tf.envs import AtariBatchEnv
 
-    protocol = PROTOCOLS[f.protocol]
-    env_cfg = dataclasses.replace(agent.env, max_episode_frames=f.max_frames, **protocol)
-    envs = min(f.envs, f.episodes)
+    protocol = PROTOCOLS[cfg.protocol]
+    env_cfg = dataclasses.replace(agent.env, max_episode_frames=cfg.max_frames, **protocol)
+    envs = min(cfg.envs, cfg.episodes)
     env = AtariBatchEnv(env_cfg, agent.obs, envs)
     model = ckpt.model
     if tuple(model.input_shape[1:]) != env.obs_shape or model.outputs[0].shape[-1] != env.num_actions:
-        raise UsageError(f"checkpoint {path} expects inputs {model.input_shape[1:]}, but {env_cfg.game} gives "
-                         f"{env.obs_shape}")
+        raise checkpoint.CheckpointError(f"checkpoint {path} expects inputs {model.input_shape[1:]}, but "
+                                         f"{env_cfg.game} gives {env.obs_shape}")
     forward = tf.function(lambda x: model(tf.cast(x, tf.float32), training=False)[0])
-    rng = np.random.default_rng(f.seed)
+    rng = np.random.default_rng(cfg.seed)
 
     def policy(obs: np.ndarray) -> np.ndarray:
         logits = forward(obs).numpy()
-        return greedy_actions(logits) if f.policy == "greedy" else sample_actions(logits, rng)
+        return greedy_actions(logits) if cfg.policy == "greedy" else sample_actions(logits, rng)
 
     t0 = time.time()
-    bar = tqdm(total=f.episodes, desc=f"{env_cfg.game} {f.protocol}", unit="ep", dynamic_ncols=True)
+    bar = tqdm(total=cfg.episodes, desc=f"{env_cfg.game} {cfg.protocol}", unit="ep", dynamic_ncols=True)
 
     def on_episode(score: float) -> None:
         bar.update(1)
         bar.set_postfix(last=f"{score:.0f}")
 
-    results = play_episodes(policy, env, f.episodes, f.seed, on_episode)
+    results = play_episodes(policy, env, cfg.episodes, cfg.seed, on_episode)
     bar.close()
     env.close()
     scores = [s for s, _ in results]
     summary = summarize(scores)
     frames = agent.frames_trained
-    report = {
+    return {
         "game": env_cfg.game, "preset": agent.preset, "checkpoint": str(path), "frames_trained": frames,
         **summary,
-        "protocol": {"name": f.protocol, "env": "ale-py vector interface, AtariVectorEnv settings",
+        "protocol": {"name": cfg.protocol, "env": "ale-py vector interface, AtariVectorEnv settings",
                      "frameskip": env_cfg.frameskip, "max_pool_last_two_frames": env_cfg.maxpool,
                      "repeat_action_probability": env_cfg.repeat_action_probability,
                      "noop_max": env_cfg.noop_max, "max_episode_frames": env_cfg.max_episode_frames,
-                     "episode_end": "game over (not life loss) or frame cap", "actions": f.policy,
-                     "full_action_space": env_cfg.full_action_space, "seed": f.seed},
+                     "episode_end": "game over (not life loss) or frame cap", "actions": cfg.policy,
+                     "full_action_space": env_cfg.full_action_space, "seed": cfg.seed},
         "scores": scores, "lengths": [n for _, n in results], "wall_seconds": round(time.time() - t0, 1),
     }
-    row = markdown_row(env_cfg.game, frames, summary, f.protocol, f.policy)
-    print(json.dumps({k: v for k, v in report.items() if k not in ("scores", "lengths")}, indent=2))
-    print(MARKDOWN_HEADER)
-    print(row)
-    if out is not None:
-        write_json(out, report)
-        write_text(out.with_suffix(".md"), MARKDOWN_HEADER + "\n" + row + "\n")
-    if not math.isfinite(summary["mean"]):
-        return 1
-    return 0
 
 
 if __name__ == "__main__":
     from eac3_tf import cli
 
-    cli.run(main, _define_flags)
+    cli.run(main, "evaluate.py")

@@ -2,7 +2,7 @@
 
 Every writer goes through a temp file (or folder) in the destination's own folder and one rename, so a
 reader, a crash or a kill -9 never leaves half a file behind, and what was there before stays until the
-new one is complete. Only the standard library is imported (the TF-free player uses this too).
+new one is complete. Only the standard library and `eac3_tf.errors` are imported (the TF-free player uses this too).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from eac3_tf.errors import PathError
 
 
 def write_with(path: str | Path, write: Callable[[str], None]) -> None:
@@ -104,3 +106,16 @@ def replace_folder(built: str | Path, dest: str | Path) -> None:
         os.close(fd)
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
+
+
+def check_output_folder(folder: str | Path, flag: str) -> None:
+    """Raise PathError unless `folder` is, or can be created as, a writable folder (checked before any work)."""
+    folder = Path(folder)
+    p = folder
+    while not os.path.lexists(p) and p != p.parent:
+        p = p.parent
+    if not p.is_dir():
+        raise PathError(f"{flag} {folder} cannot be created: {p} is a file, not a folder; "
+                         "give a path in a writable folder")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise PathError(f"{flag} {folder} cannot be written: {p} is not writable; give a path in a writable folder")

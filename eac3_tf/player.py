@@ -15,7 +15,6 @@ on stderr and exit code 2.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -25,17 +24,18 @@ import numpy as np
 
 from eac3_tf import card as card_io
 from eac3_tf.card import CARD_NAME, Card
+from eac3_tf.cli import ArgumentParser, call
 from eac3_tf.config import ObsConfig
 from eac3_tf.envs import AtariBatchEnv
+from eac3_tf.errors import Eac3Error
 from eac3_tf.io import write_with
 from eac3_tf.rollout import rollout
 
 CAM_MODEL, INPUT_NAME = "policy_cam.onnx", "frames"
 GIF_FPS = 15.0  # agent steps per second of video: real time at frameskip 4 (60 Hz / 4)
-EXIT_USAGE = 2
 
 
-class PlayerError(ValueError):
+class PlayerError(Eac3Error):
     """Bad input to the player: reported as one line on stderr, exit code 2."""
 
 
@@ -154,22 +154,18 @@ def write_gif(path: Path, frames: list[np.ndarray]) -> None:
                                              loop=0))
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, like every eac3_tf command
-        raise PlayerError(message)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m eac3_tf.player", description=__doc__.split("\n\n")[0])
+def parser() -> ArgumentParser:
+    """The flags of `python -m eac3_tf.player`."""
+    p = ArgumentParser("player", __doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="policy.onnx of an export folder (card.json must be beside it)")
     p.add_argument("--episodes", type=int, default=3, help="full games to play (default 3)")
-    p.add_argument("--greedy", action="store_true", help="take the argmax action instead of sampling")
+    p.add_switch("greedy", help="take the argmax action instead of sampling")
     p.add_argument("--seed", type=int, default=0, help="seed of the emulator and of the action sampling")
     p.add_argument("--gif", help="write a recording of the first episode's screens here")
     p.add_argument("--cam", help="write the first episode with Grad-CAM heatmaps here (needs policy_cam.onnx)")
     p.add_argument("--gif_frames", type=int, default=600, help="agent steps recorded for --gif/--cam (default 600)")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1: one core)")
-    p.add_argument("--force", action="store_true", help="replace existing --gif/--cam files")
+    p.add_switch("force", help="replace existing --gif/--cam files")
     return p
 
 
@@ -189,7 +185,7 @@ def _check_output(path: str | None, flag: str, force: bool) -> Path | None:
 
 def run(argv: list[str] | None = None) -> int:
     """Play as the command line says; raise PlayerError on bad input."""
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     if not 1 <= args.episodes <= 10_000:
         raise PlayerError(f"--episodes must be 1..10000, got {args.episodes}")
     if not 1 <= args.gif_frames <= 100_000 or not 1 <= args.threads <= 64:
@@ -272,15 +268,8 @@ def run(argv: list[str] | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: bad input is one line on stderr and exit code 2."""
-    try:
-        return run(argv)
-    except PlayerError as exc:
-        print(f"player: error: {exc}", file=sys.stderr, flush=True)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("player: interrupted", file=sys.stderr, flush=True)
-        return 130
+    return call(run, argv, "player")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

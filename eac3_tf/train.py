@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from eac3_tf import checkpoint
-from eac3_tf.cli import UsageError, check_output_folder
+from eac3_tf.cli import ArgumentParser, UsageError
 from eac3_tf.config import (
     DEFAULT_A3C,
     DEFAULT_PRESET,
@@ -37,12 +37,17 @@ from eac3_tf.config import (
     ObsConfig,
     RunConfig,
 )
-from eac3_tf.io import write_json, write_text
+from eac3_tf.errors import ConfigError, Eac3Error
+from eac3_tf.io import check_output_folder, write_json, write_text
 
 BACKENDS = ("threads", "ray")
 RUN_FILE = "run.json"  # what a logdir trains: game, preset, config; checked on reuse
 EPISODES_CSV = "episodes.csv"
 PROGRESS_CSV = "progress.csv"
+
+
+class LogdirError(Eac3Error):
+    """A logdir that holds another run, or checkpoints when not resuming, or an unreadable run.json."""
 
 
 @dataclasses.dataclass
@@ -64,13 +69,13 @@ def check_logdir(logdir: Path, meta: dict, resume: bool) -> None:
         try:
             old = json.loads(run_file.read_text())
         except ValueError:
-            raise UsageError(f"{run_file} is unreadable; choose a new --logdir") from None
+            raise LogdirError(f"{run_file} is unreadable; choose a new --logdir") from None
         for key in ("game", "preset"):
             if old.get(key) != meta.get(key):
-                raise UsageError(f"logdir {logdir} holds a run of {key} {old.get(key)!r}, not {meta.get(key)!r}; "
+                raise LogdirError(f"logdir {logdir} holds a run of {key} {old.get(key)!r}, not {meta.get(key)!r}; "
                                  f"pass --{key} {old.get(key)} to continue it, or choose another --logdir")
     if not resume and checkpoint.list_checkpoints(logdir):
-        raise UsageError(f"logdir {logdir} already has checkpoints; pass --resume to continue, "
+        raise LogdirError(f"logdir {logdir} already has checkpoints; pass --resume to continue, "
                          "or choose a new --logdir")
 
 
@@ -328,77 +333,77 @@ class ModelFactory:
 
 
 # ----------------------------------------------------------------------------------------------- CLI
-def _define_flags() -> None:
-    from absl import flags
+def parser() -> ArgumentParser:
+    """The flags of `python -m eac3_tf.train` (a plain run trains DEFAULT_PRESET with DEFAULT_A3C)."""
+    from eac3_tf.config import PRESETS
 
     defaults = RunConfig()
-    flags.DEFINE_string("game", "Pong", "ALE game, e.g. Pong, Qbert, SpaceInvaders (any ALE game).")
-    flags.DEFINE_string("preset", DEFAULT_PRESET, "Network preset: impala, fast or paper.")
-    flags.DEFINE_integer("frames", defaults.frames, "Frames to train for (agent steps x frameskip).")
-    flags.DEFINE_integer("workers", defaults.workers, "A3C worker threads (default: CPU cores).")
-    flags.DEFINE_integer("envs_per_worker", DEFAULT_A3C.envs_per_worker, "Envs each worker steps as a batch.")
-    flags.DEFINE_string("logdir", None, "Run folder: checkpoints, TensorBoard, CSV curves (default runs/<game>).")
-    flags.DEFINE_integer("seed", defaults.seed, "Random seed.")
-    flags.DEFINE_float("learning_rate", DEFAULT_A3C.learning_rate, "Shared RMSProp step size at frame 0.")
-    flags.DEFINE_enum("lr_schedule", DEFAULT_A3C.lr_schedule, list(LR_SCHEDULES),
-                      "constant, or linear: decays to 0 at --frames (a resumed run continues the decay).")
-    flags.DEFINE_float("entropy_beta", DEFAULT_A3C.entropy_beta, "Weight of the entropy bonus.")
-    flags.DEFINE_integer("t_max", DEFAULT_A3C.t_max, "Agent steps each env rolls out before an update (the n of "
-                         "the n-step returns).")
-    flags.DEFINE_bool("life_loss_terminal", DEFAULT_A3C.life_loss_terminal,
-                      "Treat a lost life as the end of an episode for learning (no bootstrapping across it), as "
-                      "baselines' EpisodicLifeEnv does; scores are still whole games.")
-    flags.DEFINE_integer("reset_noop_frames", DEFAULT_RESET_NOOP_FRAMES, "Training only: a uniform 0..N-1 "
-                         "no-op emulator frames at every reset, so the agent does not learn one frame phase "
-                         "(evaluation keeps its protocol); 0: none.")
-    flags.DEFINE_bool("maxpool", EnvConfig.maxpool, "An observation is the max of the last two frames of a skip; "
-                      "--nomaxpool: the last frame alone, as gymnasium's ALE/<Game>-v5 gives it.")
-    flags.DEFINE_bool("resume", False, "Continue from the newest valid checkpoint in --logdir.")
-    flags.DEFINE_enum("backend", "threads", list(BACKENDS),
-                      "threads: workers are threads of this process; ray: a parameter-server actor and --workers "
-                      "worker actors on a Ray cluster (pip install -e \".[ray]\").")
-    flags.DEFINE_string("ray_address", "local", "With --backend ray: local (start a one-machine cluster), auto "
-                        "(join the cluster `ray start` runs here) or host:port of a head node.")
-    flags.DEFINE_integer("checkpoint_every", defaults.checkpoint_every, "Frames between checkpoints.")
-    flags.DEFINE_float("log_every", defaults.log_every, "Seconds between progress lines.")
+    p = ArgumentParser("train.py", __doc__.split("\n")[0])
+    p.add_argument("--game", default="Pong", help="ALE game, e.g. Pong, Qbert, SpaceInvaders (any ALE game).")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"Network preset: {', '.join(PRESETS)}.")
+    p.add_argument("--frames", type=int, default=defaults.frames, help="Frames to train for (agent steps x "
+                                                                       "frameskip).")
+    p.add_argument("--workers", type=int, default=defaults.workers, help="A3C workers (default: CPU cores).")
+    p.add_argument("--envs_per_worker", type=int, default=DEFAULT_A3C.envs_per_worker,
+                   help="Envs each worker steps as a batch.")
+    p.add_argument("--logdir", help="Run folder: checkpoints, TensorBoard, CSV curves (default runs/<game>).")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="Random seed.")
+    p.add_argument("--learning_rate", type=float, default=DEFAULT_A3C.learning_rate,
+                   help="Shared RMSProp step size at frame 0.")
+    p.add_argument("--lr_schedule", choices=LR_SCHEDULES, default=DEFAULT_A3C.lr_schedule,
+                   help="constant, or linear: decays to 0 at --frames (a resumed run continues the decay).")
+    p.add_argument("--entropy_beta", type=float, default=DEFAULT_A3C.entropy_beta, help="Weight of the entropy "
+                                                                                        "bonus.")
+    p.add_argument("--t_max", type=int, default=DEFAULT_A3C.t_max,
+                   help="Agent steps each env rolls out before an update (the n of the n-step returns).")
+    p.add_switch("life_loss_terminal", DEFAULT_A3C.life_loss_terminal,
+                 "Treat a lost life as the end of an episode for learning (no bootstrapping across it), as "
+                 "baselines' EpisodicLifeEnv does; scores are still whole games.")
+    p.add_argument("--reset_noop_frames", type=int, default=DEFAULT_RESET_NOOP_FRAMES,
+                   help="Training only: a uniform 0..N-1 no-op emulator frames at every reset, so the agent does "
+                        "not learn one frame phase (evaluation keeps its protocol); 0: none.")
+    p.add_switch("maxpool", EnvConfig.maxpool, "An observation is the max of the last two frames of a skip; "
+                 "--nomaxpool: the last frame alone, as gymnasium's ALE/<Game>-v5 gives it.")
+    p.add_switch("resume", help="Continue from the newest valid checkpoint in --logdir.")
+    p.add_argument("--backend", choices=BACKENDS, default="threads",
+                   help="threads: workers are threads of this process; ray: a parameter-server actor and --workers "
+                        "worker actors on a Ray cluster (pip install -e \".[ray]\").")
+    p.add_argument("--ray_address", default="local", help="With --backend ray: local (start a one-machine cluster), "
+                   "auto (join the cluster `ray start` runs here) or host:port of a head node.")
+    p.add_argument("--checkpoint_every", type=int, default=defaults.checkpoint_every,
+                   help="Frames between checkpoints.")
+    p.add_argument("--log_every", type=float, default=defaults.log_every, help="Seconds between progress lines.")
+    return p
 
 
-def main() -> int:
-    """Entry point after flag parsing."""
-    from absl import flags
-
+def configs(f) -> tuple[str, EnvConfig, ModelConfig, A3CConfig, RunConfig]:
+    """The game and the configs the flags ask for; each config checks its own ranges (ConfigError)."""
     from eac3_tf.config import PRESETS
     from eac3_tf.envs import game_id
 
-    f = flags.FLAGS
     try:
         game = game_id(f.game)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if f.preset not in PRESETS:
         raise UsageError(f"unknown --preset {f.preset!r}; accepted: {', '.join(PRESETS)}")
-    for name in ("frames", "workers", "envs_per_worker", "checkpoint_every", "t_max"):
-        if getattr(f, name) <= 0:
-            raise UsageError(f"--{name} must be a positive integer, got {getattr(f, name)}")
-    if not 0 <= f.reset_noop_frames <= 1000:
-        raise UsageError(f"--reset_noop_frames must be 0..1000 emulator frames, got {f.reset_noop_frames}")
-    if f.t_max > 1000:
-        raise UsageError(f"--t_max must be 1..1000 agent steps, got {f.t_max}")
-    if f.workers > 64 or f.envs_per_worker > 256:
-        raise UsageError(f"--workers must be 1..64 and --envs_per_worker 1..256, got {f.workers}, {f.envs_per_worker}")
-    if f.log_every <= 0:
-        raise UsageError(f"--log_every must be positive seconds, got {f.log_every}")
-    model_cfg = PRESETS[f.preset]
-    env_cfg = EnvConfig(game=game, noop_max=f.reset_noop_frames, maxpool=f.maxpool)
-    if not 0 < f.learning_rate < 1:
-        raise UsageError(f"--learning_rate must be in (0, 1), got {f.learning_rate}")
-    if not 0 <= f.entropy_beta < 1:
-        raise UsageError(f"--entropy_beta must be in [0, 1), got {f.entropy_beta}")
+    try:
+        env_cfg = EnvConfig(game=game, noop_max=f.reset_noop_frames, maxpool=f.maxpool)
+    except ConfigError as exc:
+        field = "reset_noop_frames" if exc.field == "noop_max" else exc.field
+        raise ConfigError(field, exc.problem) from None
     a3c_cfg = dataclasses.replace(DEFAULT_A3C, t_max=f.t_max, envs_per_worker=f.envs_per_worker,
                                   learning_rate=f.learning_rate, lr_schedule=f.lr_schedule,
                                   entropy_beta=f.entropy_beta, life_loss_terminal=f.life_loss_terminal)
     run_cfg = RunConfig(frames=f.frames, workers=f.workers, logdir=f.logdir or f"runs/{game}", seed=f.seed,
                         checkpoint_every=f.checkpoint_every, log_every=f.log_every)
+    return game, env_cfg, PRESETS[f.preset], a3c_cfg, run_cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m eac3_tf.train`: check the flags and the logdir, then train until --frames or a signal."""
+    f = parser().parse_args(argv)
+    game, env_cfg, model_cfg, a3c_cfg, run_cfg = configs(f)
     meta = {"game": game, "preset": f.preset, "env": dataclasses.asdict(env_cfg),
             "model": dataclasses.asdict(model_cfg), "a3c": dataclasses.asdict(a3c_cfg),
             "run": dataclasses.asdict(run_cfg)}
@@ -450,4 +455,4 @@ def main() -> int:
 if __name__ == "__main__":
     from eac3_tf import cli
 
-    cli.run(main, _define_flags)
+    cli.run(main, "train.py")

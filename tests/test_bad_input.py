@@ -181,7 +181,7 @@ BAD = [
     (T, ["--frames", "lots", "--logdir", FRESH], "flag --frames=lots"),
     (T, ["--workers", "0", "--logdir", FRESH], "--workers must be a positive integer"),
     (T, ["--workers", "1000", "--logdir", FRESH], "--workers must be 1..64"),
-    (T, ["--envs_per_worker", "100000", "--logdir", FRESH], "--envs_per_worker 1..256"),
+    (T, ["--envs_per_worker", "100000", "--logdir", FRESH], "--envs_per_worker must be 1..256"),
     (T, ["--checkpoint_every", "0", "--logdir", FRESH], "--checkpoint_every must be a positive integer"),
     (T, ["--log_every", "0", "--logdir", FRESH], "--log_every must be positive seconds"),
     (T, ["--learning_rate", "5", "--logdir", FRESH], "--learning_rate must be in (0, 1), got 5.0"),

@@ -1,5 +1,7 @@
-"""The command lines, run as a user runs them: real ALE games, tiny budgets, in subprocesses."""
+"""The one command-line dialect (in-process), and the command lines run as a user runs them: real ALE games,
+tiny budgets, in subprocesses (the integration tier)."""
 
+import errno
 import json
 import os
 import signal
@@ -9,9 +11,89 @@ import sys
 import pytest
 from conftest import ROOT, run_cli
 
-from eac3_tf import checkpoint
+from eac3_tf import checkpoint, cli
+from eac3_tf.errors import ConfigError
 
-pytestmark = pytest.mark.integration  # each test trains or evaluates Pong in a fresh process
+integration = pytest.mark.integration  # each such test trains or evaluates Pong in a fresh process
+
+
+def parser() -> cli.ArgumentParser:
+    p = cli.ArgumentParser("demo.py")
+    p.add_argument("--frames", type=int, default=3)
+    p.add_argument("--rate", type=float, default=0.5)
+    p.add_argument("--schedule", choices=("constant", "linear"), default="constant")
+    p.add_argument("--grid", type=cli.comma_list)
+    p.add_switch("force")
+    p.add_switch("maxpool", default=True)
+    return p
+
+
+@pytest.mark.parametrize("argv, force, maxpool", [
+    ([], False, True), (["--force"], True, True), (["--force=false"], False, True), (["--noforce"], False, True),
+    (["--nomaxpool"], False, False), (["--maxpool", "--force=TRUE"], True, True),
+])
+def test_switches_read_as_the_absl_commands_did(argv, force, maxpool):
+    args = parser().parse_args(argv)
+    assert (args.force, args.maxpool) == (force, maxpool)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--frames", "lots"], "argument --frames: invalid int value 'lots' in flag --frames=lots; accepted: an integer "
+                           "(see --help)"),
+    (["--rate=fast"], "argument --rate: invalid float value 'fast' in flag --rate=fast; accepted: a number (see "
+                      "--help)"),
+    (["--schedule", "cosine"], "argument --schedule: value should be one of <constant|linear>, got 'cosine' (see "
+                               "--help)"),
+    (["--force=maybe"], "argument --force: flag --force=maybe is not a boolean; accepted: true or false (see --help)"),
+    (["--fram", "3"], "unrecognized arguments: --fram 3 (see --help)"),  # no prefix matching: a typo is refused
+])
+def test_a_bad_flag_value_is_one_usage_error_naming_the_flag(argv, message):
+    with pytest.raises(cli.UsageError) as caught:
+        parser().parse_args(argv)
+    assert str(caught.value) == message
+
+
+def test_a_negative_number_is_a_value_not_a_flag():
+    assert parser().parse_args(["--frames", "-5"]).frames == -5
+
+
+def test_a_comma_list_drops_empty_items():
+    assert parser().parse_args(["--grid", "runs/a, runs/b,,"]).grid == ["runs/a", "runs/b"]
+
+
+def failing(error: BaseException):
+    def main(argv):
+        raise error
+
+    return main
+
+
+@pytest.mark.parametrize("error, code, line", [
+    (ConfigError("t_max", "must be a positive integer, got 0"), 2, "demo.py: error: --t_max must be a positive "
+                                                                 "integer, got 0"),
+    (cli.UsageError("--checkpoint is required"), 2, "demo.py: error: --checkpoint is required"),
+    (checkpoint.CheckpointError("checkpoint x is damaged"), 2, "demo.py: error: checkpoint x is damaged"),
+    (OSError(errno.ENOSPC, "No space left on device", "/x/model.keras"), 2,
+     "demo.py: error: no space left on the device writing /x/model.keras; free some space and run again (files "
+     "saved earlier are intact; a training run continues with --resume)"),
+    (KeyboardInterrupt(), 130, "demo.py: error: interrupted"),
+])
+def test_call_turns_a_user_fixable_error_into_one_line_and_an_exit_code(capsys, error, code, line):
+    assert cli.call(failing(error), [], "demo.py") == code
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", line + "\n")
+
+
+def test_call_lets_a_bug_raise_with_its_traceback():
+    with pytest.raises(ZeroDivisionError):
+        cli.call(failing(ZeroDivisionError()), [], "demo.py")
+
+
+def test_call_returns_the_commands_own_code_and_help_exits_0(capsys):
+    assert cli.call(lambda argv: 1, [], "demo.py") == 1
+    assert cli.call(lambda argv: parser().parse_args(argv), ["--help"], "demo.py") == 0
+    assert "--frames" in capsys.readouterr().out
+
 
 TINY = ["--workers", "2", "--envs_per_worker", "2", "--log_every", "1"]
 
@@ -25,6 +107,7 @@ def pong_run(tmp_path_factory):
     return logdir, first
 
 
+@integration
 def test_train_prints_progress_and_saves_a_checkpoint(pong_run):
     logdir, first = pong_run
     assert "frames/s" in first.stdout
@@ -33,6 +116,7 @@ def test_train_prints_progress_and_saves_a_checkpoint(pong_run):
     assert (logdir / "progress.csv").is_file() and list((logdir / "tb").iterdir())
 
 
+@integration
 def test_a_plain_run_trains_the_studys_winner(pong_run):
     """No flags: the IMPALA torso, 20-step rollouts, a linear decay, life loss ends learning, random reset no-ops."""
     logdir, _ = pong_run
@@ -42,6 +126,7 @@ def test_a_plain_run_trains_the_studys_winner(pong_run):
     assert meta["env"]["noop_max"] == 30
 
 
+@integration
 def test_resume_continues_the_frame_counter_with_new_learning_settings(pong_run):
     """Resuming with other settings fine-tunes: here shorter rollouts, random reset no-ops, the last frame only."""
     logdir, _ = pong_run
@@ -57,6 +142,7 @@ def test_resume_continues_the_frame_counter_with_new_learning_settings(pong_run)
     assert state["meta"]["env"]["noop_max"] == 30 and state["meta"]["env"]["maxpool"] is False
 
 
+@integration
 def test_evaluate_reports_mean_std_and_protocol(pong_run, tmp_path):
     logdir, _ = pong_run
     out_json = tmp_path / "eval.json"
@@ -71,6 +157,7 @@ def test_evaluate_reports_mean_std_and_protocol(pong_run, tmp_path):
     assert "| pong |" in out_json.with_suffix(".md").read_text()
 
 
+@integration
 def test_sigint_stops_training_with_a_final_checkpoint(tmp_path):
     logdir = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}

@@ -106,7 +106,7 @@ def test_models_have_a_named_input_and_named_outputs(exported):
 
 
 def test_an_evaluate_report_of_this_checkpoint_goes_on_the_card_with_its_protocol(tmp_path):
-    from eac3_tf.cli import UsageError
+    from eac3_tf.errors import ExportError
     from eac3_tf.export import evaluation_entry
 
     report = {"game": "pong", "frames_trained": 6_000_000, "episodes": 10, "mean": 20.5, "std": 0.5, "best": 21.0,
@@ -116,7 +116,7 @@ def test_an_evaluate_report_of_this_checkpoint_goes_on_the_card_with_its_protoco
     path.write_text(json.dumps(report))
     entry = evaluation_entry(path, "pong", 6_000_000)
     assert entry == {k: v for k, v in report.items() if k not in ("scores", "lengths")}
-    with pytest.raises(UsageError, match="scores pong at 6000000 frames, but the checkpoint is pong at 5 frames"):
+    with pytest.raises(ExportError, match="scores pong at 6000000 frames, but the checkpoint is pong at 5 frames"):
         evaluation_entry(path, "pong", 5)
 
 

@@ -19,7 +19,6 @@ each through a temp file and os.replace. Bad input is one line on stderr, exit c
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -31,7 +30,6 @@ from pathlib import Path
 
 import gradcam as gradcam_tool  # tools/gradcam.py: checkpoint checks, recording, Grad-CAM of the taken action
 import numpy as np
-from absl import flags
 
 from eac3_tf import cli
 from eac3_tf.cli import UsageError
@@ -49,31 +47,38 @@ HEADLESS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background
             "--hide-scrollbars", "--force-device-scale-factor=1")
 
 
-def define_flags() -> None:
-    """Flags of this script (absl flags are global, so only the script's __main__ defines them)."""
-    flags.DEFINE_multi_string("checkpoint", None, "Run logdir, ckpt-* folder or its model.keras; repeat for a "
-                              "grid (one column per agent).")
-    flags.DEFINE_multi_string("game", None, "The game of each --checkpoint (once for all, or once per checkpoint); "
-                              "must be the game it was trained on. Default: the checkpoint's own.")
-    flags.DEFINE_integer("frames", 200, f"Consecutive agent steps recorded per agent (1..{MAX_FRAMES}).")
-    flags.DEFINE_integer("skip", 0, "Agent steps played before recording starts.")
-    flags.DEFINE_enum("policy", "sample", ["sample", "greedy"], "Actions while recording: sampled or argmax.")
-    flags.DEFINE_integer("seed", 0, "Seed of the emulator, the action sampling and the random maps.")
-    flags.DEFINE_string("layer", None, "Layer the maps come from (default: the last conv layer, before its pool).")
-    flags.DEFINE_string("method", "gradcam", f"Saliency method of the maps: {', '.join(METHODS)}.")
-    flags.DEFINE_string("out", None, "Output path: OUT.html is written (and OUT.png with --screenshot).")
-    flags.DEFINE_bool("force", False, "Replace output files that already exist.")
-    flags.DEFINE_integer("faithfulness_frames", 48, "Frames (spread over the recording) scored by deletion/"
-                         "insertion; 0 leaves the faithfulness numbers out.")
-    flags.DEFINE_float("fps", 15.0, "Frames per second of play (15 = real time at frameskip 4).")
-    flags.DEFINE_string("cmap", "jet", "Matplotlib colormap of the heatmaps.")
-    flags.DEFINE_float("alpha", 0.5, "Initial opacity of the heatmap over the frame, in [0, 1].")
-    flags.DEFINE_bool("screenshot", False, "Also write OUT.png: the page in headless Chromium.")
-    flags.DEFINE_integer("screenshot_frame", None, "Frame shown in the screenshot (default: the middle one).")
-    flags.DEFINE_string("screenshot_overlay", "chosen", "Heatmap shown in the screenshot: "
-                        + ", ".join(page.OVERLAYS) + ".")
-    flags.DEFINE_integer("screenshot_width", None, "Screenshot width in pixels (default: every column fits, at least "
-                         "1400); its height fits the page.")
+def parser() -> cli.ArgumentParser:
+    """The flags of this script."""
+    p = cli.ArgumentParser("explain_html.py", __doc__.split("\n")[0])
+    p.add_argument("--checkpoint", action="append", help="Run logdir, ckpt-* folder or its model.keras; repeat "
+                   "for a grid (one column per agent).")
+    p.add_argument("--game", action="append", help="The game of each --checkpoint (once for all, or once per "
+                   "checkpoint); must be the game it was trained on. Default: the checkpoint's own.")
+    p.add_argument("--frames", type=int, default=200, help=f"Consecutive agent steps recorded per agent "
+                                                           f"(1..{MAX_FRAMES}).")
+    p.add_argument("--skip", type=int, default=0, help="Agent steps played before recording starts.")
+    p.add_argument("--policy", choices=("sample", "greedy"), default="sample",
+                   help="Actions while recording: sampled or argmax.")
+    p.add_argument("--seed", type=int, default=0, help="Seed of the emulator, the action sampling and the random "
+                                                       "maps.")
+    p.add_argument("--layer", help="Layer the maps come from (default: the last conv layer, before its pool).")
+    p.add_argument("--method", default="gradcam", help=f"Saliency method of the maps: {', '.join(METHODS)}.")
+    p.add_argument("--out", help="Output path: OUT.html is written (and OUT.png with --screenshot).")
+    p.add_switch("force", help="Replace output files that already exist.")
+    p.add_argument("--faithfulness_frames", type=int, default=48, help="Frames (spread over the recording) scored "
+                   "by deletion/insertion; 0 leaves the faithfulness numbers out.")
+    p.add_argument("--fps", type=float, default=15.0, help="Frames per second of play (15 = real time at "
+                                                           "frameskip 4).")
+    p.add_argument("--cmap", default="jet", help="Matplotlib colormap of the heatmaps.")
+    p.add_argument("--alpha", type=float, default=0.5, help="Initial opacity of the heatmap over the frame, in "
+                                                            "[0, 1].")
+    p.add_switch("screenshot", help="Also write OUT.png: the page in headless Chromium.")
+    p.add_argument("--screenshot_frame", type=int, help="Frame shown in the screenshot (default: the middle one).")
+    p.add_argument("--screenshot_overlay", default="chosen", help="Heatmap shown in the screenshot: "
+                   + ", ".join(page.OVERLAYS) + ".")
+    p.add_argument("--screenshot_width", type=int, help="Screenshot width in pixels (default: every column fits, "
+                                                        "at least 1400); its height fits the page.")
+    return p
 
 
 # ------------------------------------------------------------------------------------------ input checks
@@ -320,10 +325,11 @@ def screenshot(chromium: str, html: Path, png: Path, frame: int, overlay_kind: s
 
 
 # ------------------------------------------------------------------------------------------ main
-def main() -> int:
-    """Entry point after flag parsing."""
+def main(argv: list[str] | None = None) -> int:
+    """Record, explain and write the page (and its screenshot) the flags ask for."""
     start = time.perf_counter()
-    f = flags.FLAGS
+    argv = sys.argv[1:] if argv is None else list(argv)
+    f = parser().parse_args(argv)
     opts = check_flags(f)
     agents = check_agents(opts["specs"], opts["games"])
 
@@ -333,7 +339,7 @@ def main() -> int:
         gradcam_tool.load_model(agent, f.layer)
     recs = [recording(agent, f, i, len(agents)) for i, agent in enumerate(agents)]
 
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0]), *sys.argv[1:]])
+    command = "python tools/explain_html.py " + shlex.join(argv)
     text = page.build_html(recs, fps=f.fps, alpha=f.alpha, cmap=f.cmap, command=command, method=TITLES[f.method])
     html: Path = opts["html"]
     html.parent.mkdir(parents=True, exist_ok=True)
@@ -350,4 +356,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    cli.run(main, define_flags)
+    cli.run(main, "explain_html.py")

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-from absl import flags
 
 from eac3_tf import checkpoint, cli
 from eac3_tf.agent import agent_spec
@@ -46,34 +45,46 @@ DPI = 100
 
 
 # ------------------------------------------------------------------------------------------ flags
-def define_flags() -> None:
-    """Flags of this script (absl flags are global, so only the script's __main__ defines them)."""
-    flags.DEFINE_string("checkpoint", None, "Run logdir, ckpt-* folder or its model.keras.")
-    flags.DEFINE_string("frames", None, "Frames to explain: .npy/.npz of uint8 RGB screens (N, 210, 160, 3) or play "
-                        "areas (N, 160, 160, 3), or a folder of PNGs read in sorted order.")
-    flags.DEFINE_integer("record", None, "Play the checkpoint's game for this many agent steps and explain them.")
-    flags.DEFINE_integer("skip", 0, "Agent steps played before recording starts (so the strip shows play).")
-    flags.DEFINE_enum("policy", "sample", ["sample", "greedy"], "Actions while recording: sampled or argmax.")
-    flags.DEFINE_integer("seed", 0, "Seed of the emulator and of the action sampling.")
-    flags.DEFINE_string("target", "taken", "What the maps explain: taken (the action taken in each frame; the "
-                        "greedy one for --frames), greedy, value, an action (index or name, e.g. 2 or RIGHT) or a "
-                        "contrast a,b (logit_a - logit_b).")
-    flags.DEFINE_string("layer", None, "Layer the maps come from (default: the last conv layer, before its pool).")
-    flags.DEFINE_string("method", "gradcam", f"Saliency method of the maps: {', '.join(METHODS)}.")
-    flags.DEFINE_string("out", None, "Output folder (created if missing).")
-    flags.DEFINE_bool("force", False, "Replace output files that already exist in --out.")
-    flags.DEFINE_integer("strip", 6, "Frames in strip.png and in each grid row.")
-    flags.DEFINE_integer("start", 0, "Index of the first strip frame among the recorded or loaded frames.")
-    flags.DEFINE_integer("stride", 1, "Frames between strip panels (1 = consecutive agent steps).")
-    flags.DEFINE_bool("per_action", False, "Also draw actions.png: the map of every action and of the value.")
-    flags.DEFINE_integer("frame_index", None, "Frame of actions.png (default: the first strip frame).")
-    flags.DEFINE_bool("gif", False, "Also write overlay.gif of all frames.")
-    flags.DEFINE_bool("mp4", False, "Also write overlay.mp4 of all frames.")
-    flags.DEFINE_float("fps", 15.0, "Frames per second of the GIF/MP4 (15 = real time at frameskip 4).")
-    flags.DEFINE_list("grid", None, "Checkpoints, comma-separated, one row each: grid.png (Fig. 3); with --record.")
-    flags.DEFINE_string("cmap", "jet", "Matplotlib colormap of the heatmaps.")
-    flags.DEFINE_float("alpha", 0.5, "Weight of the heatmap over the frame, in [0, 1].")
-    flags.DEFINE_integer("scale", 2, "Figure pixels per screen pixel (1..4).")
+STRIP_FRAMES = 6  # frames in strip.png and in each grid row when --strip is not given
+
+
+def parser() -> cli.ArgumentParser:
+    """The flags of this script."""
+    p = cli.ArgumentParser("gradcam.py", __doc__.split("\n")[0])
+    p.add_argument("--checkpoint", help="Run logdir, ckpt-* folder or its model.keras.")
+    p.add_argument("--frames", help="Frames to explain: .npy/.npz of uint8 RGB screens (N, 210, 160, 3) or play "
+                   "areas (N, 160, 160, 3), or a folder of PNGs read in sorted order.")
+    p.add_argument("--record", type=int, help="Play the checkpoint's game for this many agent steps and explain them.")
+    p.add_argument("--skip", type=int, default=0, help="Agent steps played before recording starts (so the strip "
+                                                       "shows play).")
+    p.add_argument("--policy", choices=("sample", "greedy"), default="sample",
+                   help="Actions while recording: sampled or argmax.")
+    p.add_argument("--seed", type=int, default=0, help="Seed of the emulator and of the action sampling.")
+    p.add_argument("--target", default="taken", help="What the maps explain: taken (the action taken in each frame; "
+                   "the greedy one for --frames), greedy, value, an action (index or name, e.g. 2 or RIGHT) or a "
+                   "contrast a,b (logit_a - logit_b).")
+    p.add_argument("--layer", help="Layer the maps come from (default: the last conv layer, before its pool).")
+    p.add_argument("--method", default="gradcam", help=f"Saliency method of the maps: {', '.join(METHODS)}.")
+    p.add_argument("--out", help="Output folder (created if missing).")
+    p.add_switch("force", help="Replace output files that already exist in --out.")
+    p.add_argument("--strip", type=int, help=f"Frames in strip.png and in each grid row (default {STRIP_FRAMES}, "
+                                             "fewer if fewer were recorded).")
+    p.add_argument("--start", type=int, default=0, help="Index of the first strip frame among the recorded or "
+                                                        "loaded frames.")
+    p.add_argument("--stride", type=int, default=1, help="Frames between strip panels (1 = consecutive agent "
+                                                         "steps).")
+    p.add_switch("per_action", help="Also draw actions.png: the map of every action and of the value.")
+    p.add_argument("--frame_index", type=int, help="Frame of actions.png (default: the first strip frame).")
+    p.add_switch("gif", help="Also write overlay.gif of all frames.")
+    p.add_switch("mp4", help="Also write overlay.mp4 of all frames.")
+    p.add_argument("--fps", type=float, default=15.0, help="Frames per second of the GIF/MP4 (15 = real time at "
+                                                           "frameskip 4).")
+    p.add_argument("--grid", type=cli.comma_list, help="Checkpoints, comma-separated, one row each: grid.png "
+                                                       "(Fig. 3); with --record.")
+    p.add_argument("--cmap", default="jet", help="Matplotlib colormap of the heatmaps.")
+    p.add_argument("--alpha", type=float, default=0.5, help="Weight of the heatmap over the frame, in [0, 1].")
+    p.add_argument("--scale", type=int, default=2, help="Figure pixels per screen pixel (1..4).")
+    return p
 
 
 @dataclasses.dataclass
@@ -530,16 +541,18 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 # ------------------------------------------------------------------------------------------ main
-def main() -> int:
-    """Entry point after flag parsing."""
-    f = flags.FLAGS
+def main(argv: list[str] | None = None) -> int:
+    """Draw the figures the flags ask for and print the paths written."""
+    f = parser().parse_args(argv)
+    strip_given = f.strip is not None
+    f.strip = f.strip if strip_given else STRIP_FRAMES
     opts = check_flags(f)
     specs = opts["grid"] or [f.checkpoint]
     agents = [dataclasses.replace(check_agent(s, f.target, opts["target"]), method=f.method) for s in specs]
     recorded = f.record is not None
     screens = None if recorded else load_frames(f.frames, agents[0].obs)
     n = f.record if recorded else len(screens)
-    idx = strip_indices(n, f.strip, f.start, f.stride, f["strip"].present)
+    idx = strip_indices(n, f.strip, f.start, f.stride, strip_given)
     frame_index = idx[0] if f.frame_index is None else f.frame_index
     if f.per_action and frame_index >= n:
         raise UsageError(f"--frame_index must be 0..{n - 1} (there are {n} frames), got {frame_index}")
@@ -607,4 +620,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    cli.run(main, define_flags)
+    cli.run(main, "gradcam.py")

@@ -497,7 +497,7 @@ def finite(x):
     return x
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     global faithfulness, perturbation
     args = parse_args(argv)
     if args.toy_agents > 20:
@@ -534,4 +534,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    cli.guard(main, "gradcam_faithfulness.py")
+    cli.run(main, "gradcam_faithfulness.py")

@@ -397,7 +397,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         return child_main(args)
@@ -427,4 +427,4 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     from eac3_tf import cli
 
-    cli.guard(main, "kill9.py")
+    cli.run(main, "kill9.py")

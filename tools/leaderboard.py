@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eac3_tf.agent import agent_spec  # noqa: E402
-from eac3_tf.cli import ArgumentParser, UsageError, check_output_folder, guard, import_tensorflow_quietly  # noqa: E402
+from eac3_tf.cli import ArgumentParser, UsageError, check_output_folder, import_tensorflow_quietly, run  # noqa: E402
 from eac3_tf.io import write_report  # noqa: E402
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     p = ArgumentParser(prog="leaderboard.py", description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", action="append", required=True, help="a run folder or ckpt-* folder; repeat")
     p.add_argument("--frames", type=int, default=200, help="agent steps recorded per checkpoint (default 200)")
@@ -32,7 +32,7 @@ def main() -> None:
     p.add_argument("--cascade_frames", type=int, default=16, help="frames of the randomisation check (default 16)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/explain/leaderboard", help="writes OUT.json and OUT.md")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if not 32 <= args.frames <= 5000 or not 2 <= args.cascade_frames <= args.frames:
         raise UsageError(f"--frames must be 32..5000 and --cascade_frames 2..--frames, got {args.frames}, "
                          f"{args.cascade_frames}")
@@ -57,7 +57,7 @@ def main() -> None:
         rec = record(lambda x, model=model: perturbation.policy_logits(model, x), agent, args.frames, args.seed,
                      progress=tqdm)
         boards.append(board(model, agent, rec, methods, args.seed, args.cascade_frames))
-    command = "python tools/leaderboard.py " + shlex.join(sys.argv[1:])
+    command = "python tools/leaderboard.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = markdown(boards, command)
     wrote = write_report(out, {"command": command, "boards": boards}, text, t0)
     print(text)
@@ -65,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "leaderboard.py")
+    run(main, "leaderboard.py")

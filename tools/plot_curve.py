@@ -92,7 +92,7 @@ def parse_points(text: str) -> np.ndarray:
     return pts
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     p = cli.ArgumentParser(prog="plot_curve.py", description=__doc__.split("\n")[0])
     p.add_argument("--run", required=True)
     p.add_argument("--out", required=True, help="path prefix; writes .csv and .png")
@@ -105,7 +105,7 @@ def main() -> None:
     p.add_argument("--also", default=None, help="another curve CSV written by this tool, drawn for comparison")
     p.add_argument("--also_label", default="other run")
     p.add_argument("--points", type=int, default=200, help="rows in the curve CSV")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     run, out = Path(args.run), Path(args.out)
     if not 1 <= args.points <= 1_000_000:
         raise UsageError(f"--points must be 1..1000000, got {args.points}")
@@ -169,4 +169,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    cli.guard(main, "plot_curve.py")
+    cli.run(main, "plot_curve.py")

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eac3_tf.cli import ArgumentParser, UsageError, guard  # noqa: E402
+from eac3_tf.cli import ArgumentParser, UsageError, run  # noqa: E402
 from eac3_tf.curves import rolling_mean  # noqa: E402
 from eac3_tf.io import write_text, write_with  # noqa: E402
 
@@ -74,11 +74,11 @@ def run_step(cmd: list[str]) -> None:
         raise SystemExit(f"quickstart stopped: {' '.join(cmd[:3])} failed")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     p = ArgumentParser(prog="quickstart.py", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="runs/quickstart", help="folder for everything this writes")
     p.add_argument("--force", action="store_true", help="replace what an earlier quickstart wrote in --out")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     out = Path(args.out).resolve()
     if not (EXPORT / "policy_cam.onnx").is_file():
         raise UsageError(f"{EXPORT} has no policy_cam.onnx: run from a checkout of eac3_tf, which ships it")
@@ -104,4 +104,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "quickstart.py")
+    run(main, "quickstart.py")

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from eac3_tf.checkpoint import list_checkpoints  # noqa: E402
-from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+from eac3_tf.cli import ArgumentParser, run  # noqa: E402
 from eac3_tf.io import write_json, write_text, write_with  # noqa: E402
 
 
@@ -179,4 +179,4 @@ def _plot(samples: list[dict], path: Path, summary: dict) -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "soak.py")
+    run(main, "soak.py")

@@ -27,8 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from eac3_tf import cli  # noqa: E402
 from eac3_tf.checkpoint import list_checkpoints  # noqa: E402
-from eac3_tf.cli import ArgumentParser, UsageError, guard  # noqa: E402
+from eac3_tf.cli import ArgumentParser, UsageError  # noqa: E402
 from eac3_tf.config import camel_game  # noqa: E402
 from eac3_tf.curves import area_under, rolling_mean, value_at  # noqa: E402
 from eac3_tf.envs import game_id  # noqa: E402
@@ -196,7 +197,7 @@ def report(games: list[str], names: list[str], args, runs: Path, kept: Path, out
     print(table)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     p = ArgumentParser(prog="study.py", description=__doc__.split("\n")[0])
     p.add_argument("--games", default="Pong,Qbert")
     p.add_argument("--candidates", default=",".join(CANDIDATES))
@@ -206,7 +207,7 @@ def main() -> None:
     p.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}")
     p.add_argument("--runs", default="runs/study")
     p.add_argument("--out", default="results/study")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     try:
         games = [game_id(g) for g in args.games.split(",")]
     except ValueError as exc:
@@ -235,4 +236,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "study.py")
+    cli.run(main, "study.py")

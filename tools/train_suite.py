@@ -31,8 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from eac3_tf import cli  # noqa: E402
 from eac3_tf.checkpoint import list_checkpoints  # noqa: E402
-from eac3_tf.cli import ArgumentParser, guard  # noqa: E402
+from eac3_tf.cli import ArgumentParser  # noqa: E402
 from eac3_tf.config import PAPER_GAMES, camel_game  # noqa: E402
 from eac3_tf.envs import game_id  # noqa: E402
 from eac3_tf.io import copy_folder, write_json, write_text  # noqa: E402
@@ -330,4 +331,4 @@ def stages_for(games: list[str], stages: list[str], args: argparse.Namespace, do
 
 
 if __name__ == "__main__":
-    guard(main, "train_suite.py")
+    cli.run(main, "train_suite.py")

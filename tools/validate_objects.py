@@ -19,11 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eac3_tf.cli import ArgumentParser, UsageError, check_output_folder, guard, import_tensorflow_quietly  # noqa: E402
+from eac3_tf.cli import ArgumentParser, UsageError, check_output_folder, import_tensorflow_quietly, run  # noqa: E402
 from eac3_tf.io import write_report  # noqa: E402
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     from eac3_tf.explain import objects
     from eac3_tf.explain.objects_validation import GAMES, ValidationConfig, markdown, validate
 
@@ -32,7 +32,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=300, help="random agent steps per game (default 300)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/explain/objects_validation", help="writes OUT.json and OUT.md")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     from eac3_tf.envs import game_id
 
     try:  # any spelling of a game, as every command takes it ("Pong", "pong", "ALE/Pong-v5")
@@ -49,7 +49,7 @@ def main() -> None:
 
     t0 = time.time()
     result = validate(config, progress=tqdm)
-    command = "python tools/validate_objects.py " + shlex.join(sys.argv[1:])
+    command = "python tools/validate_objects.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = markdown(result, command)
     wrote = write_report(out, {"command": command, **result}, text, t0)
     print(text)
@@ -57,4 +57,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "validate_objects.py")
+    run(main, "validate_objects.py")

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eac3_tf.agent import agent_spec  # noqa: E402
-from eac3_tf.cli import ArgumentParser, UsageError, check_output_folder, guard, import_tensorflow_quietly  # noqa: E402
+from eac3_tf.cli import ArgumentParser, UsageError, check_output_folder, import_tensorflow_quietly, run  # noqa: E402
 from eac3_tf.io import write_report  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def card_policy(game: str) -> str:
     return "sample" if actions.startswith("sampl") else "greedy"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     p = ArgumentParser(prog="variants.py", description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", action="append", required=True, help="a run folder or ckpt-* folder; repeat")
     p.add_argument("--variant", action="append", default=[], help="a HackAtari variant of the last --checkpoint")
@@ -47,8 +47,8 @@ def main() -> None:
     p.add_argument("--check_steps", type=int, default=400, help="random-play steps of each effect check")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/explain/variants", help="writes OUT.json and OUT.md")
-    args, plan = p.parse_args(), []
-    for token in sys.argv[1:]:  # pair each --variant with the --checkpoint before it
+    args, plan = p.parse_args(argv), []
+    for token in sys.argv[1:] if argv is None else argv:  # pair each --variant with the --checkpoint before it
         if token.startswith("--checkpoint"):
             plan.append([])
         elif token.startswith("--variant") and plan:
@@ -117,7 +117,7 @@ def main() -> None:
             g = report["games"][v]
             g["mass_moves"] = {m: va.mass_moves(base[m], g["mass"][m]) for m in methods}
         reports.append(report)
-    command = "python tools/variants.py " + shlex.join(sys.argv[1:])
+    command = "python tools/variants.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = va.markdown(reports, command, args.episodes, args.frames)
     wrote = write_report(out, {"command": command, "episodes": args.episodes, "frames": args.frames,
                                "reports": reports}, text, t0)
@@ -126,4 +126,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    guard(main, "variants.py")
+    run(main, "variants.py")

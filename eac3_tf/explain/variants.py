@@ -22,12 +22,13 @@ from collections.abc import Callable
 import numpy as np
 
 from eac3_tf.config import EnvConfig, ObsConfig
+from eac3_tf.errors import Eac3Error
 from eac3_tf.explain.ram_env import RamAtariEnv
 
 INSTALL = 'pip install "eac3_tf[objects]" && pip install --no-deps ocatari==2.2.1 hackatari==0.0.6'
 
 
-class VariantError(ValueError):
+class VariantError(Eac3Error):
     """A variant that cannot be played or measured: unknown, unavailable, or without effect."""
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from eac3_tf import checkpoint
 from eac3_tf.agent import agent_spec
 from eac3_tf.card import CARD_NAME, CARD_VERSION, Card
-from eac3_tf.cli import UsageError
+from eac3_tf.errors import ConfigError, ExportError, check_positive
 from eac3_tf.export.describe import (
     CAM_ONNX,
     POLICY_ONNX,
@@ -62,6 +62,7 @@ from eac3_tf.io import replace_folder
 CARD = CARD_NAME
 FILES = (POLICY_ONNX, POLICY_TFLITE, CAM_ONNX)
 DEFAULT_PARITY_FRAMES = 1000  # parity is shown on this many real frames by default
+MAX_PARITY_FRAMES = 100_000  # frames are held in memory while they are compared
 DEFAULT_TOLERANCE = 1e-4  # max |delta| allowed on logits and on Grad-CAM maps
 
 __all__ = ["CAM_ONNX", "CARD", "CARD_VERSION", "DEFAULT_PARITY_FRAMES", "DEFAULT_TOLERANCE", "FILES", "POLICY_ONNX",
@@ -75,16 +76,16 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
     """Export one checkpoint into the folder `out` and return its card; see the module docstring.
 
     Raises:
-        UsageError: bad arguments or an `out` that exists without `force` (nothing is touched).
+        ConfigError: `parity_frames` or `tolerance` out of range (nothing is touched).
+        ExportError: an `out` that exists without `force`, or is not an export (nothing is touched).
         CheckpointError: a missing or damaged checkpoint.
         ParityError: an exported model disagrees with Keras (nothing is written to `out`).
     """
     out = Path(out)
     _check_out(out, force)
-    if parity_frames <= 0:
-        raise UsageError(f"--parity_frames must be a positive integer, got {parity_frames}")
+    check_positive("parity_frames", parity_frames, at_most=MAX_PARITY_FRAMES)
     if not (tolerance >= 0 and math.isfinite(tolerance)):
-        raise UsageError(f"--tolerance must be a finite number >= 0, got {tolerance}")
+        raise ConfigError("tolerance", f"must be a finite number >= 0, got {tolerance}")
     agent = agent_spec(checkpoint_path)  # a damaged checkpoint fails here, before TensorFlow is loaded
     path, env_cfg, obs, frames_trained = agent.path, agent.env, agent.obs, agent.frames_trained
     evaluation = evaluation_entry(Path(eval_path), env_cfg.game, frames_trained) if eval_path else None
@@ -99,7 +100,8 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
 
     shape, num_actions = model_io(model)
     if shape != obs.shape:
-        raise UsageError(f"checkpoint {path} takes inputs {shape}, but its preprocessing gives {obs.shape}")
+        raise checkpoint.CheckpointError(f"checkpoint {path} takes inputs {shape}, but its preprocessing gives "
+                                         f"{obs.shape}")
 
     t0 = time.time()
     log(f"recording {parity_frames} frames of {env_cfg.game} with the checkpoint's policy")
@@ -162,20 +164,20 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
 
 def _check_out(out: Path, force: bool) -> None:
     """Refuse an existing `out` without --force, and anything but a previous export even with it."""
-    from eac3_tf.cli import check_output_folder
+    from eac3_tf.io import check_output_folder
 
     check_output_folder(out.parent, "--out")  # e.g. a path under a regular file: fail before any work
     if out.exists() or out.is_symlink():
         if not force:
-            raise UsageError(f"--out {out} exists; pass --force to replace it")
+            raise ExportError(f"--out {out} exists; pass --force to replace it")
         if not out.is_dir() or out.is_symlink():
-            raise UsageError(f"--out {out} is not a folder; refusing to replace it")
+            raise ExportError(f"--out {out} is not a folder; refusing to replace it")
         if any(out.iterdir()) and not (out / CARD).is_file():
-            raise UsageError(f"--out {out} is not an export (no {CARD}); refusing to replace it even with --force")
+            raise ExportError(f"--out {out} is not an export (no {CARD}); refusing to replace it even with --force")
 
 
 def _move_into_place(tmp: Path, out: Path, force: bool) -> None:
     """Rename the finished folder to `out`; a previous export is the old folder or the new one, never neither."""
     if out.exists() and not force:  # it appeared while we worked
-        raise UsageError(f"--out {out} exists; pass --force to replace it")
+        raise ExportError(f"--out {out} exists; pass --force to replace it")
     replace_folder(tmp, out)

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from eac3_tf.cli import UsageError
 from eac3_tf.config import EnvConfig, ObsConfig
+from eac3_tf.errors import ExportError
 from eac3_tf.export.graphs import INPUT_NAME
 
 POLICY_ONNX, POLICY_TFLITE, CAM_ONNX = "policy.onnx", "policy.tflite", "policy_cam.onnx"
@@ -35,12 +35,12 @@ def evaluation_entry(path: Path, game: str, frames: int) -> dict[str, Any]:
     try:
         report = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise UsageError(f"--eval {path} is not a readable evaluate report ({type(exc).__name__})") from None
+        raise ExportError(f"--eval {path} is not a readable evaluate report ({type(exc).__name__})") from None
     keys = ("game", "frames_trained", "episodes", "mean", "std", "best", "min", "protocol")
     if not isinstance(report, dict) or any(k not in report for k in keys):
-        raise UsageError(f"--eval {path} is not an eac3_tf.evaluate report (needs {', '.join(keys)})")
+        raise ExportError(f"--eval {path} is not an eac3_tf.evaluate report (needs {', '.join(keys)})")
     if report["game"] != game or int(report["frames_trained"]) != frames:
-        raise UsageError(f"--eval {path} scores {report['game']} at {report['frames_trained']} frames, but the "
+        raise ExportError(f"--eval {path} scores {report['game']} at {report['frames_trained']} frames, but the "
                          f"checkpoint is {game} at {frames} frames")
     return {k: report[k] for k in (*keys, "checkpoint") if k in report}
 
