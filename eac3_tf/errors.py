@@ -49,3 +49,7 @@ class PathError(Eac3Error):
 
 class ExportError(Eac3Error):
     """An export that cannot be made as asked: a folder in the way, an evaluation of another checkpoint."""
+
+
+class ExplainError(Eac3Error):
+    """An explanation that cannot be made as asked: an unknown target or layer, frames of the wrong kind."""

@@ -1,8 +1,9 @@
 """Bad input to every command line: one line on stderr naming the problem and what is accepted, exit code 2,
 no traceback, and every file that existed before is byte-identical after.
 
-The command lines run as a user runs them, in subprocesses (the player, whose `main(argv)` returns its exit
-code, runs in-process). Nothing is trained: the checkpoints are untrained networks saved by `checkpoint.save`.
+The package's commands run in-process through `cli.call(main, argv, prog)`, exactly as their `__main__` does;
+the tools run as a user runs them, in subprocesses. Nothing is trained: the checkpoints are untrained networks
+saved by `checkpoint.save`. The disk-full case runs `python -m eac3_tf.train` in a subprocess.
 """
 
 import dataclasses
@@ -304,12 +305,28 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
+IN_PROCESS = {"train": ("eac3_tf.train", "train.py"), "evaluate": ("eac3_tf.evaluate", "evaluate.py"),
+              "export": ("eac3_tf.export.__main__", "export")}
+
+
+def run_in_process(cli: str, args: list[str], capsys) -> subprocess.CompletedProcess:
+    """A package command through `main(argv)`, as its `__main__` calls it; the tools run as scripts."""
+    import importlib
+
+    from eac3_tf import cli as dialect
+
+    module, prog = IN_PROCESS[cli]
+    code = dialect.call(importlib.import_module(module).main, args, prog)
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+
+
 @pytest.mark.parametrize("cli, args, expected", BAD, ids=[f"{c}:{' '.join(a)}" for c, a, _ in BAD])
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(saved, cli, args, expected):
+def test_bad_input_is_one_line_exit_2_and_changes_nothing(saved, capsys, cli, args, expected):
     base = saved["base"]
     args = [a.format(**saved) for a in args]
     before = digest(base)
-    out = run(cli, args)
+    out = run_in_process(cli, args, capsys) if cli in IN_PROCESS else run(cli, args)
     assert out.returncode == 2, (out.stdout[-500:], out.stderr[-3000:])
     line = one_line(out.stderr)
     for part in (expected,) if isinstance(expected, str) else expected:

@@ -1,9 +1,7 @@
 """Grad-CAM drawing: exact pixels of the overlay helpers, and tools/gradcam.py run as a user runs it."""
 
 import dataclasses
-import functools
 import hashlib
-import importlib.util
 import os
 import subprocess
 import sys
@@ -14,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 from eac3_tf.config import PRESETS, EnvConfig, ObsConfig
-from eac3_tf.explain import overlay
+from eac3_tf.explain import figures, overlay
 
 OBS = ObsConfig()  # rows 34..193 of the 210x160 screen are the 160x160 play area
 
@@ -107,16 +105,6 @@ def test_overlay_helpers_reject_bad_arrays_in_one_line(call, expected):
 
 
 # ------------------------------------------------------------------------------------- the command line
-@functools.cache
-def tool():
-    """tools/gradcam.py as a module, for its layout arithmetic (it defines no flags on import)."""
-    spec = importlib.util.spec_from_file_location("gradcam_tool", ROOT / "tools" / "gradcam.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
-
-
 def run_tool(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, str(ROOT / "tools" / "gradcam.py"), *args], cwd=ROOT, env=env,
@@ -149,12 +137,11 @@ def test_record_draws_a_strip_the_per_action_panel_a_gif_and_saves_the_frames(po
     # exactly these files: no temp file is left behind
     assert sorted(p.name for p in out.iterdir()) == ["actions.png", "frames.npz", "overlay.gif", "strip.png"]
     assert f"wrote {out / 'strip.png'}" in result.stdout
-    t = tool()
     side = 2 * 160  # --scale 2: each screen pixel is 2x2 figure pixels
-    assert png_size(out / "strip.png") == t.figure_px(rows=1, cols=4, labels=False, side=side)
+    assert png_size(out / "strip.png") == figures.figure_px(rows=1, cols=4, labels=False, side=side)
     assert png_size(out / "strip.png")[0] >= 4 * side
     # the input frame, Pong's 6 actions and the value: 8 panels in one row
-    assert png_size(out / "actions.png") == t.figure_px(rows=1, cols=8, labels=False, side=side)
+    assert png_size(out / "actions.png") == figures.figure_px(rows=1, cols=8, labels=False, side=side)
     assert iio.improps(out / "overlay.gif").shape == (8, 160, 160, 3)  # every frame's 160x160 play area
     with np.load(out / "frames.npz", allow_pickle=False) as z:
         assert z["screens"].shape == (8, 210, 160, 3) and z["inputs"].shape == (8, 80, 80, 4)
@@ -176,7 +163,7 @@ def test_frames_from_an_npy_draw_a_strip_of_all_of_them(pong_ckpt, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == ["strip.png"]  # nothing recorded, so no frames.npz
     # without an explicit --strip, the default 6 shrinks to the 3 frames there are
-    assert png_size(out / "strip.png") == tool().figure_px(rows=1, cols=3, labels=False, side=320)
+    assert png_size(out / "strip.png") == figures.figure_px(rows=1, cols=3, labels=False, side=320)
 
 
 @pytest.mark.integration
@@ -187,7 +174,7 @@ def test_another_saliency_method_draws_the_same_figures_and_names_itself(pong_ck
     assert result.returncode == 0, result.stderr[-2000:]
     with np.load(out / "frames.npz", allow_pickle=False) as z:
         assert str(z["method"]) == "hirescam" and z["maps"].shape == (4, 80, 80)
-    assert png_size(out / "strip.png") == tool().figure_px(rows=1, cols=4, labels=False, side=320)
+    assert png_size(out / "strip.png") == figures.figure_px(rows=1, cols=4, labels=False, side=320)
 
 
 @pytest.mark.integration
@@ -199,7 +186,7 @@ def test_a_folder_of_play_area_pngs_draws_a_strip(pong_ckpt, tmp_path):
     out = tmp_path / "figs"
     result = run_tool("--checkpoint", str(pong_ckpt), "--frames", str(frames), "--strip", "2", "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert png_size(out / "strip.png") == tool().figure_px(rows=1, cols=2, labels=False, side=320)
+    assert png_size(out / "strip.png") == figures.figure_px(rows=1, cols=2, labels=False, side=320)
 
 
 # ------------------------------------------------------------------------------------- bad input

@@ -1,7 +1,7 @@
 """Array-level drawing of Grad-CAM figures: play-area crops, map upsampling and heat overlays (no TensorFlow).
 
 Everything here is a pure function of numpy arrays, so a test can check each pixel; laying panels out,
-captions and file formats belong to `tools/gradcam.py`.
+captions and file formats belong to `eac3_tf.explain.figures`.
 """
 
 from __future__ import annotations
