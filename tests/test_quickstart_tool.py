@@ -27,7 +27,7 @@ def done(tmp_path_factory):
 def test_catch_is_learnt_and_its_curve_drawn(done):
     out, result = done
     rows = list(csv.DictReader(open(out / "catch" / "curve.csv")))
-    assert float(rows[99]["mean100_return"]) < 0 < 0.9 <= float(rows[-1]["mean100_return"])  # random, then ~optimal
+    assert float(rows[99]["mean100_score"]) < 0 < 0.9 <= float(rows[-1]["mean100_score"])  # random, then ~optimal
     assert (out / "catch" / "curve.png").stat().st_size > 0
     assert "of the last 100 +" in result.stdout
 

@@ -13,7 +13,6 @@ Every step is a command of its own (`eac3_tf.toy.train_catch`, `python -m eac3_t
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import subprocess
@@ -25,32 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from eac3_tf.cli import ArgumentParser, UsageError, run  # noqa: E402
-from eac3_tf.curves import rolling_mean  # noqa: E402
-from eac3_tf.io import write_text, write_with  # noqa: E402
+from eac3_tf.curve_files import draw_curve, read_episodes, write_curve  # noqa: E402
 
 EXPORT = ROOT / "exported" / "pong"
 WRITES = ("catch", "pong_gradcam.gif", "pong_explained.html")
-
-
-def draw_curve(frames: list[float], curve: list[float], out: Path) -> None:
-    """Mean return of the last 100 Catch games against frames, with the optimum and a random policy marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot([f / 1e3 for f in frames], curve, lw=2, label="this run")
-    ax.axhline(1.0, color="green", ls="--", lw=1, label="optimal (+1)")
-    ax.set_xlabel("frames (thousands)")
-    ax.set_ylabel("mean return of the last 100 games")
-    ax.set_title("Catch, threaded A3C on 2 workers")
-    ax.set_ylim(-1.05, 1.05)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    write_with(out, lambda tmp: fig.savefig(tmp, dpi=110))
-    plt.close(fig)
 
 
 def learn_catch(out: Path) -> tuple[float, float]:
@@ -58,14 +35,11 @@ def learn_catch(out: Path) -> tuple[float, float]:
     from eac3_tf.toy import train_catch
 
     train_catch(str(out), log=print, log_every=5.0)
-    rows = list(csv.DictReader(open(out / "episodes.csv")))
-    frames = [float(r["frames"]) for r in rows]
-    scores = [float(r["score"]) for r in rows]
-    curve = [float(c) for c in rolling_mean(scores)]
-    write_text(out / "curve.csv", "frames,mean100_return\n" + "".join(
-        f"{int(f)},{c:.4f}\n" for f, c in zip(frames, curve, strict=True)))
-    draw_curve(frames, curve, out / "curve.png")
-    return sum(scores[:100]) / len(scores[:100]), curve[-1]
+    episodes = read_episodes(out)
+    curve = write_curve(out / "curve.csv", episodes, points=len(episodes))
+    draw_curve(out / "curve.png", episodes, curve, "Catch, threaded A3C on 2 workers", "this run",
+               optimum=(1.0, "optimal (+1)"), unit=1e3)
+    return float(episodes[:100, 2].mean()), float(curve[-1])
 
 
 def run_step(cmd: list[str]) -> None:
