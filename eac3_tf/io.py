@@ -8,6 +8,7 @@ new one is complete. Only the standard library and `eac3_tf.errors` are imported
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -57,6 +58,17 @@ def write_text(path: str | Path, text: str) -> None:
 def write_json(path: str | Path, data: Any, indent: int = 2, sort_keys: bool = True) -> None:
     """Write `data` as JSON, ending in a newline, to `path` atomically."""
     write_text(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n")
+
+
+def finite(x: Any) -> Any:
+    """`x` with every NaN and infinity (in dicts, lists and tuples too) made None: strict JSON has no NaN."""
+    if isinstance(x, dict):
+        return {k: finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
 
 
 def write_report(out: str | Path, record: dict, markdown: str, started: float) -> str:

@@ -1,21 +1,19 @@
 """tools/gradcam_faithfulness.py on a game other than Pong: the game-independent checks run, the object
-checks run from Qbert's colour table, a game without one gets a line saying so, and --skip_toy drops Catch."""
+checks run from Qbert's colour table, and --skip_toy drops Catch.
+
+The measures and the Markdown are tested where they live: tests/test_faithfulness_report.py and
+tests/test_faithfulness_markdown.py.
+"""
 
 import dataclasses
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 
-import numpy as np
 from conftest import ROOT
 
 from eac3_tf.config import PRESETS, EnvConfig
-
-spec = importlib.util.spec_from_file_location("gradcam_faithfulness", ROOT / "tools" / "gradcam_faithfulness.py")
-gf = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gf)
 
 
 def test_a_qbert_agent_gets_deletion_insertion_randomisation_and_object_checks(tmp_path):
@@ -59,25 +57,3 @@ def test_a_qbert_agent_gets_deletion_insertion_randomisation_and_object_checks(t
     assert "No object checks" not in text
     assert "## Catch" not in text
     assert "\nQbert: " in text and " s per frame in all. Command: `python tools/gradcam_faithfulness.py " in text
-
-
-def test_a_game_without_a_colour_table_gets_one_line_instead_of_the_object_table():
-    assert gf.objects_markdown({"game": "breakout"}) == [
-        "No object checks: this tool locates objects by their colours, and `eac3_tf.explain.colours.OBJECT_COLOURS` "
-        "has no colour table for Breakout.", ""]
-
-
-def test_catch_pointing_counts_hits_and_says_where_the_misses_land():
-    frames = np.zeros((3, 10, 5, 1), np.uint8)
-    frames[:, 2, 1, 0] = 255  # the ball
-    frames[:, 9, 3, 0] = 255  # the paddle
-    maps = np.zeros((3, 10, 5), np.float32)
-    maps[0, 2, 1] = 1.0  # on the ball
-    maps[1, 2, 2] = 1.0  # one cell right of it
-    # maps[2] is all zero: points nowhere
-    r = gf.agent_pointing(maps, frames, tolerance=1)
-    assert (r["pointing"], r["pointing_tolerant"], r["all_zero_maps"]) == (1 / 3, 2 / 3, 1)
-    assert r["pointing_tolerant_defined"] == 1.0
-    assert r["offset_counts"] == {"0,0": 1, "0,1": 1}
-    summary = gf.offset_summary({"0,1": 5, "1,1": 2, "0,0": 3, "-3,0": 1}, top=2)
-    assert summary == {"by_distance": {"0": 3, "1": 7, "2": 0, "3+": 1}, "most_common": {"0,1": 5, "0,0": 3}}

@@ -46,6 +46,8 @@ BOUNDARIES = [  # (what runs, what it must never load)
     ("import eac3_tf.explain.recording", NO_TENSORFLOW),
     ("import eac3_tf.explain.colours", NO_TENSORFLOW),
     ("import eac3_tf.explain.measures", NO_TENSORFLOW),
+    ("import eac3_tf.explain.faithfulness_report", NO_TENSORFLOW),
+    ("import eac3_tf.explain.faithfulness_markdown", NO_TENSORFLOW),
     ("import eac3_tf.player", (*NO_TENSORFLOW, "absl", "gymnasium", "matplotlib")),
     ("import eac3_tf.train", ("ray",)),
     (TRAIN_ON_THREADS, ("ray",)),

@@ -1,6 +1,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from eac3_tf import io
@@ -57,3 +58,9 @@ def test_a_report_is_its_json_with_the_seconds_last_and_its_markdown_side_by_sid
     assert 2.2 <= record["seconds"] < 2.5  # started 2.2 s before the call
     assert (tmp_path / "out" / "board.md").read_text() == "# board\n"
     assert line == f"wrote {tmp_path / 'out' / 'board.json'} and {tmp_path / 'out' / 'board.md'} in 2 s"
+
+
+def test_finite_makes_every_nan_and_infinity_none_so_the_json_is_strict():
+    data = {"a": [float("nan"), 1.0, (float("inf"), 2)], "b": {"c": np.float64("nan"), "d": np.float64(0.5)}, "e": "x"}
+    strict = json.dumps(io.finite(data), allow_nan=False)  # raises on any NaN left
+    assert json.loads(strict) == {"a": [None, 1.0, [None, 2]], "b": {"c": None, "d": 0.5}, "e": "x"}

@@ -63,6 +63,50 @@ def test_pointing_game_tolerance_counts_a_max_next_to_the_mask():
     assert measures.pointing_game(m, mask, tolerance=1) is True
 
 
+def test_pointing_rate_is_the_share_of_maps_that_point_into_their_mask():
+    maps = np.zeros((4, 3, 3))
+    maps[:, 0, 0] = 1.0
+    masks = np.zeros((4, 3, 3), bool)
+    masks[0, 0, 0] = True  # a hit
+    masks[1, 1, 1] = True  # one cell off: a hit only with tolerance 1
+    masks[2, 2, 2] = True  # two cells off
+    # masks[3] is empty: a miss at any tolerance
+    assert measures.pointing_rate(maps, masks) == 0.25
+    assert measures.pointing_rate(maps, masks, tolerance=1) == 0.5
+
+
+def test_mass_ratio_is_the_mean_mass_share_over_the_mean_area_share():
+    maps = np.zeros((2, 2, 2))
+    maps[0] = [[3.0, 0.0], [0.0, 1.0]]  # 3 of 4 units on the top-left cell
+    maps[1] = [[1.0, 1.0], [1.0, 1.0]]  # even: its share is the area's
+    masks = np.zeros((2, 2, 2), bool)
+    masks[:, 0, 0] = True
+    mass, ratio = measures.mass_ratio(maps, masks)
+    assert mass.tolist() == [0.75, 0.25]
+    assert ratio == 2.0  # (0.75 + 0.25) / 2 over 0.25
+    _, even = measures.mass_ratio(maps[1:], masks[1:])
+    assert even == 1.0
+
+
+def test_mass_ratio_of_massless_maps_keeps_their_area_or_leaves_the_frame_out():
+    maps = np.zeros((2, 2, 2))
+    maps[0] = [[3.0, 0.0], [0.0, 1.0]]  # maps[1] has no mass
+    masks = np.zeros((2, 2, 2), bool)
+    masks[0, 0, 0] = True  # area 0.25
+    masks[1, 0] = True  # area 0.5
+    mass, kept = measures.mass_ratio(maps, masks)
+    assert mass[0] == 0.75 and np.isnan(mass[1])
+    assert kept == 2.0  # 0.75 over (0.25 + 0.5) / 2
+    assert measures.mass_ratio(maps, masks, massless_area=False)[1] == 3.0  # 0.75 over 0.25
+
+
+def test_mass_ratio_is_nan_without_mass_or_without_area():
+    masks = np.ones((2, 2, 2), bool)
+    assert np.isnan(measures.mass_ratio(np.zeros((2, 2, 2)), masks)[1])
+    assert np.isnan(measures.mass_ratio(np.ones((2, 2, 2)), ~masks)[1])
+    assert np.isnan(measures.mass_ratio(np.zeros((2, 2, 2)), masks, massless_area=False)[1])
+
+
 def test_argmax_offsets_point_from_the_nearest_mask_cell_to_the_maximum():
     m = np.zeros((4, 5))
     m[1, 3] = 1.0  # the maximum

@@ -61,11 +61,9 @@ def _localisation(maps: np.ndarray, class_masks: dict[str, np.ndarray], cell: in
         if not on.any():
             out[name] = {"frames": 0}
             continue
-        area = small[on].mean(axis=(1, 2))
-        mass = measures.object_mass(maps[on], small[on])
-        out[name] = {"frames": int(on.sum()),
-                     "pointing": float(np.mean(measures.pointing_game(maps[on], small[on], tolerance=cell))),
-                     "mass_over_area": float(np.nanmean(mass) / area.mean())}
+        _, ratio = measures.mass_ratio(maps[on], small[on])
+        out[name] = {"frames": int(on.sum()), "pointing": measures.pointing_rate(maps[on], small[on], tolerance=cell),
+                     "mass_over_area": ratio}
     return out
 
 

@@ -59,6 +59,30 @@ def pointing_game(map_: np.ndarray, mask: np.ndarray, tolerance: int = 0) -> boo
     return bool(hit[0]) if map_.ndim == 2 else hit.reshape(map_.shape[:-2])
 
 
+def pointing_rate(maps: np.ndarray, masks: np.ndarray, tolerance: int = 0) -> float:
+    """The pointing game's score over a batch [N, H, W]: the share of maps whose maximum falls in their mask."""
+    return float(np.mean(pointing_game(maps, masks, tolerance)))
+
+
+def mass_ratio(maps: np.ndarray, masks: np.ndarray, massless_area: bool = True) -> tuple[np.ndarray, float]:
+    """Each map's `object_mass` of a batch [N, H, W], and the mean share over the masks' mean share of the area.
+
+    The ratio says how much the maps favour the masks: 1.0 is what maps spread evenly score, whatever the
+    objects' size. Maps without mass (NaN share) are left out of the mean share; `massless_area` says
+    whether their masks still count in the mean area: True divides every map by the same area (the frames'
+    objects, whatever the map), False takes share and area from the same frames. The ratio is NaN where no
+    map has mass or the masks have no area.
+    """
+    mass = object_mass(maps, masks)
+    area = np.asarray(masks, bool).mean(axis=(-2, -1))
+    ok = np.isfinite(mass)
+    share = mass if massless_area else mass[ok]
+    area = area if massless_area else area[ok]
+    if not ok.any() or area.mean() <= 0:
+        return mass, math.nan
+    return mass, float(np.nanmean(share) / area.mean())
+
+
 def argmax_offsets(map_: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(dy, dx) from the mask cell nearest to each map's maximum to that maximum, int [..., 2].
 

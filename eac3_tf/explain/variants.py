@@ -237,20 +237,18 @@ def mass_by_class(maps: np.ndarray, class_masks: dict[str, np.ndarray]) -> dict[
     map spread evenly gets; frames without the class, or a map without mass, are left out.
     """
     from eac3_tf.explain.colours import downsample_mask
-    from eac3_tf.explain.measures import object_mass
+    from eac3_tf.explain.measures import mass_ratio
 
     out = {}
     for name, m in class_masks.items():
         small = downsample_mask(m, maps.shape[1:3])
         on = small.any(axis=(1, 2))
-        mass = object_mass(maps[on], small[on]) if on.any() else np.zeros(0)
+        mass, density = mass_ratio(maps[on], small[on], massless_area=False)
         ok = np.isfinite(mass)
         if not ok.any():
             out[name] = {"frames": 0, "mass": None, "density": None}
             continue
-        area = small[on][ok].mean(axis=(1, 2))
-        out[name] = {"frames": int(ok.sum()), "mass": float(mass[ok].mean()),
-                     "density": float(mass[ok].mean() / area.mean())}
+        out[name] = {"frames": int(ok.sum()), "mass": float(mass[ok].mean()), "density": density}
     return out
 
 
