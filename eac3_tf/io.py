@@ -7,12 +7,13 @@ new one is complete. Only the standard library and `eac3_tf.errors` are imported
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,24 @@ def copy_folder(src: str | Path, dest: str | Path) -> None:
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"))
     try:
         shutil.copytree(src, tmp, dirs_exist_ok=True)
+        replace_folder(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def staged_folder(dest: str | Path) -> Iterator[Path]:
+    """A temporary folder beside `dest` to build in; it replaces `dest` (`replace_folder`) when the block ends.
+
+    If the block raises, the temporary folder is removed and `dest` is untouched. The block may raise to
+    refuse the move at the last moment (e.g. `dest` appeared while it worked).
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
+    try:
+        yield tmp
         replace_folder(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

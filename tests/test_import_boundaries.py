@@ -35,7 +35,9 @@ BOUNDARIES = [  # (what runs, what it must never load)
     ("import eac3_tf.card", NO_TENSORFLOW),
     ("import eac3_tf.io", NO_TENSORFLOW),
     ("import eac3_tf.curves", NO_TENSORFLOW),
-    ("import eac3_tf.cli", NO_TENSORFLOW),
+    ("import eac3_tf.cli", (*NO_TENSORFLOW, "absl")),
+    ("import eac3_tf.errors", NO_TENSORFLOW),
+    ("import eac3_tf.curve_files", NO_TENSORFLOW),
     ("import eac3_tf.agent", NO_TENSORFLOW),
     ("import eac3_tf.rollout", NO_TENSORFLOW),
     ("import eac3_tf.export", NO_TENSORFLOW),
@@ -48,8 +50,15 @@ BOUNDARIES = [  # (what runs, what it must never load)
     ("import eac3_tf.explain.measures", NO_TENSORFLOW),
     ("import eac3_tf.explain.faithfulness_report", NO_TENSORFLOW),
     ("import eac3_tf.explain.faithfulness_markdown", NO_TENSORFLOW),
+    ("import eac3_tf.explain.agents", NO_TENSORFLOW),
+    ("import eac3_tf.explain.figures", NO_TENSORFLOW),
+    ("import eac3_tf.explain.frames", NO_TENSORFLOW),
+    ("import eac3_tf.explain.columns", NO_TENSORFLOW),
+    ("import eac3_tf.explain.browser", NO_TENSORFLOW),
+    ("import eac3_tf.evaluate", NO_TENSORFLOW),
+    ("import eac3_tf.train", (*NO_TENSORFLOW, "absl")),
     ("import eac3_tf.player", (*NO_TENSORFLOW, "absl", "gymnasium", "matplotlib")),
-    ("import eac3_tf.train", ("ray",)),
+    ("import eac3_tf.train", ("ray",)),  # and no TensorFlow until it trains (the row above)
     (TRAIN_ON_THREADS, ("ray",)),
 ]
 

@@ -64,3 +64,24 @@ def test_finite_makes_every_nan_and_infinity_none_so_the_json_is_strict():
     data = {"a": [float("nan"), 1.0, (float("inf"), 2)], "b": {"c": np.float64("nan"), "d": np.float64(0.5)}, "e": "x"}
     strict = json.dumps(io.finite(data), allow_nan=False)  # raises on any NaN left
     assert json.loads(strict) == {"a": [None, 1.0, [None, 2]], "b": {"c": None, "d": 0.5}, "e": "x"}
+
+
+def test_a_staged_folder_replaces_the_old_one_when_the_block_ends(tmp_path):
+    (tmp_path / "dest").mkdir()
+    (tmp_path / "dest" / "old.txt").write_text("old")
+    with io.staged_folder(tmp_path / "dest") as tmp:
+        (tmp / "new.txt").write_text("new")
+        assert (tmp_path / "dest" / "old.txt").is_file()  # the old folder stays until the new one is complete
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest"]
+    assert [p.name for p in (tmp_path / "dest").iterdir()] == ["new.txt"]
+
+
+def test_a_staged_folder_whose_block_raises_leaves_the_old_one_and_no_temp(tmp_path):
+    (tmp_path / "dest").mkdir()
+    (tmp_path / "dest" / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError, match="conversion failed"):
+        with io.staged_folder(tmp_path / "dest") as tmp:
+            (tmp / "new.txt").write_text("half")
+            raise RuntimeError("conversion failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest"]
+    assert [p.name for p in (tmp_path / "dest").iterdir()] == ["old.txt"]

@@ -21,7 +21,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +32,7 @@ from eac3_tf.cli import ArgumentParser, UsageError  # noqa: E402
 from eac3_tf.config import camel_game  # noqa: E402
 from eac3_tf.curves import area_under, rolling_mean, value_at  # noqa: E402
 from eac3_tf.envs import game_id  # noqa: E402
-from eac3_tf.io import replace_folder, write_json, write_text, write_with  # noqa: E402
+from eac3_tf.io import staged_folder, write_json, write_text, write_with  # noqa: E402
 
 STAGES = ("train", "keep", "report")
 MARKS = (2_500_000, 5_000_000, 10_000_000)
@@ -75,17 +74,11 @@ def keep(game: str, name: str, runs: Path, kept: Path) -> None:
     ckpts = list_checkpoints(logdir)
     if not ckpts:
         return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"))
-    try:
+    with staged_folder(dest) as tmp:  # the kept run is the old one or the new one, never neither
         for f in ("run.json", "episodes.csv", "progress.csv"):
             if (logdir / f).is_file():
                 shutil.copy2(logdir / f, tmp / f)
         shutil.copytree(ckpts[-1], tmp / "checkpoints" / ckpts[-1].name)
-        replace_folder(tmp, dest)  # the kept run is the old one or the new one, never neither
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     print(f"kept {ckpts[-1]} in {dest}", flush=True)
 
 

@@ -25,8 +25,6 @@ import json
 import math
 import os
 import shlex
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -57,7 +55,7 @@ from eac3_tf.export.parity import (
     relu_kink_frames,
     tflite_outputs,
 )
-from eac3_tf.io import replace_folder
+from eac3_tf.io import staged_folder
 
 CARD = CARD_NAME
 FILES = (POLICY_ONNX, POLICY_TFLITE, CAM_ONNX)
@@ -106,9 +104,7 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
     t0 = time.time()
     log(f"recording {parity_frames} frames of {env_cfg.game} with the checkpoint's policy")
     frames = record_frames(model, env_cfg, obs, parity_frames, seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    with staged_folder(out) as tmp:
         log("converting: ONNX (tf2onnx), LiteRT, Grad-CAM ONNX")
         policy = policy_function(model)
         write_onnx(policy, tmp / POLICY_ONNX)
@@ -154,10 +150,8 @@ def export(checkpoint_path: str | Path, out: str | Path, *, parity_frames: int =
         for name in (*FILES, CARD):
             with open(tmp / name, "rb") as fh:
                 os.fsync(fh.fileno())
-        _move_into_place(tmp, out, force)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if out.exists() and not force:  # it appeared while we worked
+            raise ExportError(f"--out {out} exists; pass --force to replace it")
     log(f"exported {env_cfg.game} ({frames_trained:,} frames trained) to {out} in {time.time() - t0:.1f} s")
     return card
 
@@ -174,10 +168,3 @@ def _check_out(out: Path, force: bool) -> None:
             raise ExportError(f"--out {out} is not a folder; refusing to replace it")
         if any(out.iterdir()) and not (out / CARD).is_file():
             raise ExportError(f"--out {out} is not an export (no {CARD}); refusing to replace it even with --force")
-
-
-def _move_into_place(tmp: Path, out: Path, force: bool) -> None:
-    """Rename the finished folder to `out`; a previous export is the old folder or the new one, never neither."""
-    if out.exists() and not force:  # it appeared while we worked
-        raise ExportError(f"--out {out} exists; pass --force to replace it")
-    replace_folder(tmp, out)
