@@ -1,7 +1,8 @@
 """Grad-CAM speed against perturbation saliency on the same net and frames, in one run.
 
 Usage: python bench/gradcam_speed.py [--checkpoint runs/pong_fast] [--seconds 5]
-ms/frame at batch 1 and 32 for `eac3_tf.gradcam.grad_cam` and `eac3_tf.explain.perturbation.perturbation_saliency`
+ms/frame at batch 1 and 32 for `eac3_tf.explain.gradcam.grad_cam` and
+`eac3_tf.explain.perturbation.perturbation_saliency`
 (Greydanus-style, patch 5, stride 5: one masked forward per grid point, batched); each case is timed in
 --rounds interleaved rounds and its median kept. R_cam = perturbation ms / Grad-CAM ms at batch 32, taken
 in each round (the two run back to back) and the median of those ratios kept. Without --checkpoint an
@@ -34,9 +35,9 @@ tf = import_tensorflow_quietly()
 
 import keras  # noqa: E402
 
-from eac3_tf import checkpoint, gradcam  # noqa: E402
+from eac3_tf import checkpoint  # noqa: E402
 from eac3_tf.config import PRESETS  # noqa: E402
-from eac3_tf.explain import perturbation  # noqa: E402
+from eac3_tf.explain import gradcam, perturbation  # noqa: E402
 from eac3_tf.io import write_text  # noqa: E402
 from eac3_tf.model import build_model  # noqa: E402
 
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int | None:
             r[f"tf_keras_vis_vs_gradcam_b{batch}"] = (r[f"tf_keras_vis_ms_per_frame_b{batch}"]
                                                      / r[f"gradcam_ms_per_frame_b{batch}"])
             print(f"batch {batch:2d}: tf-keras-vis Gradcam {r[f'tf_keras_vis_ms_per_frame_b{batch}']:.3f} ms/frame, "
-                  f"{r[f'tf_keras_vis_vs_gradcam_b{batch}']:.1f}x the time of eac3_tf.gradcam")
+                  f"{r[f'tf_keras_vis_vs_gradcam_b{batch}']:.1f}x the time of eac3_tf.explain.gradcam")
     if args.xla:
         print(f"Grad-CAM step with XLA: {r['gradcam_xla_ms_per_frame_b32']:.3f} ms/frame at batch 32")
     # Each round times the two methods back to back, so its ratio compares them under the same host load;

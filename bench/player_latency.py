@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int | None:
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
-    from eac3_tf import checkpoint, export, gradcam, player
+    from eac3_tf import checkpoint, export, player
+    from eac3_tf.explain import gradcam
 
     export_dir = Path(args.export) if args.export else None
     if export_dir is None:
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int | None:
     }
     rows = [("onnxruntime", "onnxruntime"), ("LiteRT (ai_edge_litert)", "litert"), ("tf.function", "tf_function"),
             ("eager Keras", "keras_eager"), ("edge Grad-CAM (policy_cam.onnx, onnxruntime)", "edge_gradcam_onnx"),
-            ("Grad-CAM in TF (eac3_tf.gradcam)", "gradcam_tf")]
+            ("Grad-CAM in TF (eac3_tf.explain.gradcam)", "gradcam_tf")]
     lines = ["| runtime (batch 1, one thread) | median ms | mean ms | p90 ms |", "|---|---|---|---|"]
     lines += [f"| {label} | {results[k]['median_ms']:.3f} | {results[k]['mean_ms']:.3f} | {results[k]['p90_ms']:.3f} |"
               for label, k in rows]

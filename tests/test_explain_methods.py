@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from eac3_tf import gradcam
 from eac3_tf.config import ConvSpec, ModelConfig, ObsConfig
-from eac3_tf.explain import METHODS, MethodResult, explain, perturbation
+from eac3_tf.explain import METHODS, MethodResult, explain, gradcam, perturbation
 from eac3_tf.explain import gradients as g
 from eac3_tf.model import build_model
 

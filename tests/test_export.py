@@ -137,7 +137,8 @@ def pong_inputs(n: int) -> np.ndarray:
 def test_the_cam_onnx_gives_the_grad_cam_of_eac3_tf_gradcam(exported, pong_ckpt):
     import onnxruntime as ort
 
-    from eac3_tf import checkpoint, gradcam
+    from eac3_tf import checkpoint
+    from eac3_tf.explain import gradcam
 
     out, _ = exported
     model = checkpoint.load(pong_ckpt, with_optimizer=False).model
@@ -158,7 +159,8 @@ def test_a_residual_torso_exports_with_parity_and_its_cam_onnx_is_taken_at_the_t
     import keras
     import onnxruntime as ort
 
-    from eac3_tf import checkpoint, export, gradcam
+    from eac3_tf import checkpoint, export
+    from eac3_tf.explain import gradcam
     from eac3_tf.model import build_model
 
     keras.utils.set_random_seed(0)

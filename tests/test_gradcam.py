@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from eac3_tf import gradcam
 from eac3_tf.config import ConvSpec, ModelConfig, ObsConfig
-from eac3_tf.gradcam import CamResult, explain, grad_cam, grad_cam_raw
+from eac3_tf.explain import gradcam
+from eac3_tf.explain.gradcam import CamResult, explain, grad_cam, grad_cam_raw
 from eac3_tf.model import build_model
 
 # --- a 4x4, two-frame network whose Grad-CAM maps can be worked out by hand -----------------------------
@@ -432,3 +432,10 @@ def test_a_residual_torsos_finer_layers_can_be_chosen_by_name(residual):
     assert grad_cam_raw(model, frames, layer="res1a").shape == (3, 10, 10)  # stage 1's output, before pool2
     assert grad_cam_raw(model, frames, layer="conv2").shape == (3, 10, 10)
     assert explain(model, frames, layer="res2a_relu2").layer == "res2a_relu2"
+
+
+def test_the_old_import_path_is_the_same_module():
+    import eac3_tf.explain.gradcam as new
+    import eac3_tf.gradcam as old
+
+    assert old is new

@@ -192,7 +192,7 @@ def maps_foraction_indices(map_fn: MapFn, model: keras.Model, frames: np.ndarray
 
 
 def _grad_cam_map(model: keras.Model, frames: np.ndarray, action: int) -> np.ndarray:
-    from eac3_tf.gradcam import grad_cam
+    from eac3_tf.explain.gradcam import grad_cam
 
     return grad_cam(model, frames, target=action)
 
@@ -224,7 +224,7 @@ def cascading_randomization(model: keras.Model, frames: np.ndarray, layers_top_d
         model: the trained Keras model (left untouched).
         frames: [N, H, W, C] raw frames.
         layers_top_down: stages, e.g. [("logits", "value"), "hidden", "conv2", "conv1"].
-        map_fn: (model, frames, action) -> maps [n, H, W]; Grad-CAM (`eac3_tf.gradcam.grad_cam`) by default.
+        map_fn: (model, frames, action) -> maps [n, H, W]; Grad-CAM (`eac3_tf.explain.gradcam.grad_cam`) by default.
         seed: base seed of the re-initialisations.
 
     Returns:

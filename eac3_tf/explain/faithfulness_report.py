@@ -112,7 +112,7 @@ def toy_agents_pointing(first_maps: np.ndarray, first_frames: np.ndarray, seed: 
     """
     import tensorflow as tf
 
-    from eac3_tf.gradcam import grad_cam
+    from eac3_tf.explain.gradcam import grad_cam
 
     # Each new agent traces its own tf.functions; TF's "excessive retracing" warning says nothing here.
     tf.get_logger().setLevel("ERROR")
@@ -147,7 +147,7 @@ def compute_maps(model, frames: np.ndarray, seed: int, pert_kwargs: dict, timing
     import keras
 
     from eac3_tf.explain import perturbation
-    from eac3_tf.gradcam import grad_cam
+    from eac3_tf.explain.gradcam import grad_cam
 
     n = len(frames)
     maps = {}
@@ -244,8 +244,8 @@ def mass_and_pointing(maps: dict[str, np.ndarray], masks: np.ndarray, tolerance:
 def evaluate(model, frames: np.ndarray, pert_kwargs: dict, seed: int, cascade_frames: int, timings: dict,
              tag: str) -> tuple[dict, dict]:
     """The measures both tasks share; returns (result, maps)."""
+    from eac3_tf.explain.gradcam import grad_cam_raw
     from eac3_tf.explain.perturbation import policy_logits
-    from eac3_tf.gradcam import grad_cam_raw
 
     actions = policy_logits(model, frames).argmax(-1)
     maps = compute_maps(model, frames, seed, pert_kwargs, timings, tag)

@@ -4,7 +4,7 @@ A method reads a layer's activations A, the gradients dy/dA of a target score y 
 from one compiled pass (`layer_pass`), or A and the outputs alone (`forward_pass`), and turns them into
 raw maps [N, h, w] >= 0. `normalise_upsample` makes those into maps in [0, 1] at the frames' resolution
 as Grad-CAM does: each divided by its own max, then the bilinear resize as two matrices
-(`eac3_tf.gradcam._bilinear_matrices`). Targets and layers mean what they mean in `eac3_tf.gradcam`.
+(`eac3_tf.explain.gradcam._bilinear_matrices`). Targets and layers mean what they mean in `eac3_tf.explain.gradcam`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from eac3_tf import gradcam
-from eac3_tf.gradcam import Target
+from eac3_tf.explain import gradcam
+from eac3_tf.explain.gradcam import Target
 
 INPUT = "input"  # the layer of the input-space methods: A is the frames themselves
 

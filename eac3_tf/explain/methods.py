@@ -1,11 +1,11 @@
 """Saliency methods for actor-critic Keras models behind one call, `explain(model, frames, method=...)`.
 
 Every method explains one target score y (the greedy action's logit, an action's logit, the critic's
-value, or a contrast logit_a - logit_b; see `eac3_tf.gradcam`) and returns raw maps [N, h, w] >= 0, which
+value, or a contrast logit_a - logit_b; see `eac3_tf.explain.gradcam`) and returns raw maps [N, h, w] >= 0, which
 one path (`gradients.normalise_upsample`) turns into maps in [0, 1] at the frames' resolution. With A^k
 the k-th channel of the layer's output and g^k = dy/dA^k:
 
-* gradcam (Selvaraju et al. 2017): w_k = mean_ij g^k_ij, L = ReLU(sum_k w_k A^k); `eac3_tf.gradcam` itself.
+* gradcam (Selvaraju et al. 2017): w_k = mean_ij g^k_ij, L = ReLU(sum_k w_k A^k); `eac3_tf.explain.gradcam` itself.
 * gradcam++ (Chattopadhay et al. 2018, eq. 19): see `grad_cam_pp_map`.
 * hirescam (Draelos & Carin 2020): L = ReLU(sum_k g^k * A^k), element-wise.
 * xgradcam (Fu et al. 2020): w_k = sum_ij A^k_ij g^k_ij / sum_ij A^k_ij, L = ReLU(sum_k w_k A^k).
@@ -26,10 +26,9 @@ from typing import Any, NamedTuple
 import keras
 import numpy as np
 
-from eac3_tf import gradcam
+from eac3_tf.explain import gradcam, names, perturbation
 from eac3_tf.explain import gradients as g
-from eac3_tf.explain import names, perturbation
-from eac3_tf.gradcam import CamResult, Target
+from eac3_tf.explain.gradcam import CamResult, Target
 
 
 @dataclasses.dataclass(frozen=True)
@@ -240,7 +239,7 @@ def explain(model: keras.Model, frames: np.ndarray, method: str = "gradcam", tar
         frames: raw frames, uint8 or float in [0, 255], [N, *input] or one frame.
         method: one of `METHODS`.
         target: what y is: None (each frame's greedy action), an action index, "value", or (a, b) for
-            logit_a - logit_b; as in `eac3_tf.gradcam.grad_cam`. Eigen-CAM's map does not depend on it.
+            logit_a - logit_b; as in `eac3_tf.explain.gradcam.grad_cam`. Eigen-CAM's map does not depend on it.
         layer: the layer whose output is A for the CAM methods and Score-CAM; by default a residual
             torso's output ("torso"), else the last Conv2D, as Grad-CAM's. None for perturbation and smoothgrad.
         **options: the method's own: scorecam `batch_size` (masked copies per model call); perturbation

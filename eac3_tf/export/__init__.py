@@ -12,7 +12,7 @@
 
 Parity, or no export: the checkpoint plays its game for `--parity_frames` (>= 1,000 by default) real
 preprocessed frames; ONNX and LiteRT must match Keras' logits within `--tolerance` with 100% argmax
-agreement, and the Grad-CAM maps of `policy_cam.onnx` must match `eac3_tf.gradcam` within the same
+agreement, and the Grad-CAM maps of `policy_cam.onnx` must match `eac3_tf.explain.gradcam` within the same
 tolerance. Otherwise the command fails with one line (exit 1) and `--out` is not touched. Files are
 written into a temporary folder beside `--out` and renamed into place; an existing export is replaced
 only with `--force`.

@@ -40,7 +40,7 @@ def policy_function(model):
 def cam_function(model, layer: str | None = None):
     """A tf.function `frames -> {"logits", "value", "action", "cam"}`: Grad-CAM of the greedy action.
 
-    Equations (1)-(2) of `eac3_tf.gradcam` inside one graph: a GradientTape takes d logit_a / dA for the
+    Equations (1)-(2) of `eac3_tf.explain.gradcam` inside one graph: a GradientTape takes d logit_a / dA for the
     greedy action a and the last conv layer's output A, alpha_k is the spatial mean of the gradient,
     L = ReLU(sum_k alpha_k A^k), each map is divided by its own max (an all-zero map stays zero) and
     bilinearly resized to the input's height and width, exactly as `gradcam.explain` does.
@@ -53,7 +53,7 @@ def cam_function(model, layer: str | None = None):
     import keras
     import tensorflow as tf
 
-    from eac3_tf.gradcam import resolve_layer
+    from eac3_tf.explain.gradcam import resolve_layer
 
     shape, num_actions = model_io(model)
     name = resolve_layer(model, layer)
@@ -185,7 +185,7 @@ def max_pool_first_max(x, p: int, padding: str):
 
 
 def last_conv(model) -> str:
-    """The layer whose Grad-CAM the export computes: the Grad-CAM default (see `eac3_tf.gradcam`)."""
-    from eac3_tf.gradcam import resolve_layer
+    """The layer whose Grad-CAM the export computes: the Grad-CAM default (see `eac3_tf.explain.gradcam`)."""
+    from eac3_tf.explain.gradcam import resolve_layer
 
     return resolve_layer(model, None)

@@ -1,7 +1,7 @@
 """Parity, or no export: the exported models run on real frames of the game against Keras.
 
 The frames are the agent's own (it plays its game through `eac3_tf.envs`); ONNX and LiteRT must match
-Keras' logits, and the Grad-CAM ONNX `eac3_tf.gradcam`'s maps, within a tolerance with every action agreeing.
+Keras' logits, and the Grad-CAM ONNX `eac3_tf.explain.gradcam`'s maps, within a tolerance with every action agreeing.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def relu_kink_frames(model, frames: np.ndarray, layer: str | None = None) -> np.
     """
     import keras
 
-    from eac3_tf.gradcam import resolve_layer
+    from eac3_tf.explain.gradcam import resolve_layer
 
     names = [lay.name for lay in model.layers]
     after = model.layers[names.index(resolve_layer(model, layer)) + 1:]
@@ -99,12 +99,12 @@ def relu_kink_frames(model, frames: np.ndarray, layer: str | None = None) -> np.
 
 
 def cam_parity(model, path: Path, frames: np.ndarray, layer: str | None = None) -> dict[str, float]:
-    """Grad-CAM maps of `policy_cam.onnx` against `eac3_tf.gradcam.explain` (the greedy action's maps).
+    """Grad-CAM maps of `policy_cam.onnx` against `eac3_tf.explain.gradcam.explain` (the greedy action's maps).
 
     `max_abs_cam` leaves out the frames at a ReLU kink (`relu_kink_frames`), which are counted, and whose
     difference is reported on its own; actions must agree on every frame.
     """
-    from eac3_tf import gradcam
+    from eac3_tf.explain import gradcam
 
     got = onnx_outputs(path, frames, ("logits", "action", "cam"))
     maps, actions = [], []
@@ -164,5 +164,5 @@ def check_parity(parity: dict, tolerance: float) -> None:
         raise ParityError(f"{cam['frames_at_relu_kink']} of {parity['frames']} frames put a hidden ReLU unit within "
                           f"{KINK_EPS:g} of 0 (round-off explains at most 1 or {MAX_KINK_SHARE:.0%}); nothing exported")
     if not cam["max_abs_cam"] <= tolerance or cam["action_agreement"] < 1.0:
-        raise ParityError(f"cam_onnx Grad-CAM maps differ from eac3_tf.gradcam by up to {cam['max_abs_cam']:.3g} "
-                          f"(> {tolerance:g}) on {parity['frames']} frames; nothing exported")
+        raise ParityError(f"cam_onnx Grad-CAM maps differ from eac3_tf.explain.gradcam by up to "
+                          f"{cam['max_abs_cam']:.3g} (> {tolerance:g}) on {parity['frames']} frames; nothing exported")
