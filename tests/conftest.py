@@ -38,3 +38,31 @@ def trained_toy_run(tmp_path_factory):
                        A3CConfig(envs_per_worker=8), run, {"game": "catch", "preset": "toy"},
                        resume=frames > 2000, log=lambda s: None)
     return logdir, result
+
+
+def pixel_net(shape, weights: dict, value_weight: float = 0.0):
+    """frames -> /255 -> flatten -> logits (2): logit_0 = sum of weights[(row, col)] * pixel / 255, logit_1 = 0.
+
+    A hand-set network whose saliency is known: only the weighted pixels move the policy.
+    """
+    import keras
+    import numpy as np
+
+    inputs = keras.Input(shape, name="frames")
+    x = keras.layers.Flatten(name="flatten")(keras.layers.Rescaling(1.0 / 255.0, name="scale")(inputs))
+    logits = keras.layers.Dense(2, name="logits")(x)
+    value = keras.layers.Dense(1, name="value")(x)
+    model = keras.Model(inputs, [logits, value])
+    w = np.zeros((*shape, 2), np.float32)
+    for (r, c), v in weights.items():
+        w[r, c, :, 0] = v
+    size = int(np.prod(shape))
+    model.get_layer("logits").set_weights([w.reshape(size, 2), np.zeros(2, np.float32)])
+    model.get_layer("value").set_weights([np.full((size, 1), value_weight, np.float32), np.zeros(1, np.float32)])
+    return model
+
+
+def sigmoid(z: float) -> float:
+    import numpy as np
+
+    return float(1.0 / (1.0 + np.exp(-z)))
