@@ -36,6 +36,10 @@ def test_a_pong_agent_gets_faithfulness_localisation_removal_and_cost_per_method
     (b,) = json.loads(out.with_suffix(".json").read_text())["boards"]
     assert (b["game"], b["frames"], b["frames_trained"]) == ("pong", 32, 7)
     assert list(b["methods"]) == ["gradcam", "eigencam", "random"]
+    from eac3_tf.explain.objects import ocatari_available
+
+    source = "ocatari" if ocatari_available() else "colours"  # .ci/run installs OCAtari
+    assert b["localisation_sources"] == {"agent": source, "opponent": source, "ball": source}
     assert b["randomisation_stages"] == ["logits", "value", "hidden", "conv2", "conv1"]  # the heads one by one
     for name, row in b["methods"].items():
         assert row["deletion_auc"]["n"] + row["deletion_auc"]["undefined"] == 32
@@ -45,6 +49,7 @@ def test_a_pong_agent_gets_faithfulness_localisation_removal_and_cost_per_method
     text = out.with_suffix(".md").read_text()
     assert "## pong (fast, 7 frames trained; 32 frames;" in text and "| random |" in text
     assert "removal ρ (mass / mass÷area)" in text
+    assert f"Boxes: agent from {source}, opponent from {source}, ball from {source}." in text
 
 
 def test_an_unknown_method_is_one_line_and_exit_2(tmp_path):

@@ -4,7 +4,8 @@
         --checkpoint results/qbert/checkpoint [--frames 200] [--methods gradcam,perturbation] \
         [--out results/explain/leaderboard]
 
-Each checkpoint plays `--frames` agent steps (sampled actions, seed `--seed`) in its own env settings; every
+Each checkpoint plays `--frames` agent steps (sampled actions, seed `--seed`) in its own env settings (its
+RAM kept for OCAtari's object boxes when the `objects` extra is installed, resets without no-op frames); every
 method of `eac3_tf.explain.METHODS`, and random maps, is measured on those frames
 (`eac3_tf.explain.leaderboard`). Writes OUT.json and OUT.md and prints the Markdown.
 """
@@ -27,7 +28,7 @@ from eac3_tf.io import write_report  # noqa: E402
 def main(argv: list[str] | None = None) -> int | None:
     p = ArgumentParser(prog="leaderboard.py", description=__doc__.split("\n")[0])
     p.add_argument("--checkpoint", action="append", required=True, help="a run folder or ckpt-* folder; repeat")
-    p.add_argument("--frames", type=int, default=200, help="agent steps recorded per checkpoint (default 200)")
+    p.add_argument("--frames", type=int, default=500, help="agent steps recorded per checkpoint (default 500)")
     p.add_argument("--methods", default="", help="comma-separated methods (default: all)")
     p.add_argument("--cascade_frames", type=int, default=16, help="frames of the randomisation check (default 16)")
     p.add_argument("--seed", type=int, default=0)
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int | None:
     from tqdm import tqdm
 
     from eac3_tf import checkpoint
-    from eac3_tf.explain import METHODS, perturbation
+    from eac3_tf.explain import METHODS, objects, perturbation
     from eac3_tf.explain.leaderboard import board, markdown
     from eac3_tf.explain.recording import record
 
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int | None:
     for agent in agents:
         model = checkpoint.load(agent.path, with_optimizer=False).model
         rec = record(lambda x, model=model: perturbation.policy_logits(model, x), agent, args.frames, args.seed,
-                     progress=tqdm)
+                     progress=tqdm, with_ram=objects.ocatari_available())
         boards.append(board(model, agent, rec, methods, args.seed, args.cascade_frames))
     command = "python tools/leaderboard.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = markdown(boards, command)

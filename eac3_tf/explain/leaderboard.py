@@ -6,8 +6,9 @@ Per method (and uniform random maps, the chance row) on T recorded frames:
 * cascading randomisation (Adebayo et al. 2018): mean Spearman rho with the trained model's maps as the
   policy head, the value head, the hidden layer and each conv are re-initialised from the top; near 1 means
   the map ignores those weights (for maps of an action, that is right for the value head alone);
-* localisation per object class: the pointing game within one map cell, and mass inside the class's pixels
-  over their area share (1.0 = chance);
+* localisation per object class against ground-truth boxes (`recording.box_masks`: OCAtari's RAM reading
+  where it was validated, the colour table's components elsewhere): the pointing game within one map cell,
+  and mass inside the class's boxes over their area share (1.0 = chance);
 * object removal (`counterfactual`): Spearman rho of the map's mass on a class with the policy's KL when
   the class is erased;
 * milliseconds per frame at batch 32, and as a multiple of one forward pass.
@@ -22,7 +23,7 @@ import numpy as np
 
 from eac3_tf.agent import AgentSpec
 from eac3_tf.explain.counterfactual import object_removal
-from eac3_tf.explain.recording import Recording, object_masks
+from eac3_tf.explain.recording import Recording, box_masks, object_masks
 from eac3_tf.explain.settings import BLUR_SIGMA
 from eac3_tf.explain.settings import DELETION_STEPS as STEPS
 from eac3_tf.explain.summary import stats
@@ -83,8 +84,10 @@ def board(model, agent: AgentSpec, rec: Recording, methods: tuple[str, ...], see
     forward_ms = _ms_per_frame(forward, frames)  # compiled, as the methods' own graphs are
     stages = faithfulness.randomization_stages(model, split_heads=True)
     known = agent.game in colours.OBJECT_COLOURS
-    _, by_class = object_masks(rec, agent) if known else (None, None)
+    _, by_class = object_masks(rec, agent) if known else (None, None)  # pixels, for erasing objects
+    boxes, sources = box_masks(rec, agent) if known else (None, {})  # ground truth, for localisation
     out = {"game": agent.game, "checkpoint": str(agent.path), "preset": agent.preset,
+           "localisation_sources": sources,
            "frames_trained": agent.frames_trained, "frames": int(len(frames)), "forward_ms_per_frame": forward_ms,
            "greedy_action_counts": np.bincount(actions, minlength=logits.shape[-1]).tolist(),
            "randomisation_stages": ["+".join(s) if isinstance(s, tuple) else s for s in stages], "methods": {}}
@@ -109,8 +112,8 @@ def board(model, agent: AgentSpec, rec: Recording, methods: tuple[str, ...], see
             row["times_forward"] = row["ms_per_frame"] / forward_ms
         else:
             cell = cells.get("gradcam", max(cells.values(), default=1))  # chance at Grad-CAM's tolerance
-        if by_class is not None:
-            row["localisation"] = _localisation(a_maps, by_class, cell)
+        if boxes is not None:
+            row["localisation"] = _localisation(a_maps, boxes, cell)
         row["seconds"] = time.perf_counter() - t0
         out["methods"][method] = row
         log(f"{agent.game}: {method} in {row['seconds']:.1f} s")
@@ -138,7 +141,8 @@ def markdown(boards: list[dict], command: str) -> str:
              "AUC of |V(copy) − V(frame)| for maps of the value; both with a blurred baseline, "
              f"{STEPS} steps. Randomisation: mean Spearman ρ with the trained maps as the layers are re-initialised "
              "from the top (lower is better: the map depends on the weights). Pointing: the map's maximum on the "
-             "class within one map cell; mass/area: 1.0 is chance. Removal ρ: Spearman of the map's mass on an "
+             "class's ground-truth boxes within one map cell; mass/area: 1.0 is chance (each class's source is "
+             "named under its table). Removal ρ: Spearman of the map's mass on an "
              "object class (and of its mass / area share, which random maps leave near 0 however big an object is) "
              "with the policy's KL when that class is erased. "
              f"ms/frame at batch {TIMING_BATCH}, best of 3.", "", f"Command: `{command}`", ""]
@@ -160,6 +164,8 @@ def markdown(boards: list[dict], command: str) -> str:
                          f"{_f(r['value_deletion_auc']['mean'])} | {_f(r['value_insertion_auc']['mean'])} | {rand} | "
                          f"{loc}{_f(r.get('removal_spearman'), 2)} / {_f(r.get('removal_spearman_density'), 2)} | "
                          f"{speed} |")
+        if b.get("localisation_sources"):
+            lines += ["", "Boxes: " + ", ".join(f"{c} from {s}" for c, s in b["localisation_sources"].items()) + "."]
         removal = b.get("object_removal_by_class", {})
         moved = [f"{c} {v['kl']['mean']:.3f} ({v['pairs']} frames)" for c, v in removal.items() if v.get("kl")]
         if moved:
