@@ -56,6 +56,10 @@ BOUNDARIES = [  # (what runs, what it must never load)
     ("import eac3_tf.explain.columns", NO_TENSORFLOW),
     ("import eac3_tf.explain.browser", NO_TENSORFLOW),
     ("import eac3_tf.evaluate", NO_TENSORFLOW),
+    ("import eac3_tf.reliability", NO_TENSORFLOW),
+    ("import eac3_tf.reliability_report", NO_TENSORFLOW),
+    ("import eac3_tf.soak", (*NO_TENSORFLOW, "matplotlib")),
+    ("import eac3_tf.suite", NO_TENSORFLOW),
     ("import eac3_tf.train", (*NO_TENSORFLOW, "absl")),
     ("import eac3_tf.player", (*NO_TENSORFLOW, "absl", "gymnasium", "matplotlib")),
     ("import eac3_tf.train", ("ray",)),  # and no TensorFlow until it trains (the row above)

@@ -1,31 +1,21 @@
 """Crash consistency: training killed with SIGKILL resumes from its newest valid checkpoint, and no checkpoint on disk
-is ever half-written, half-deleted or changed. The kill loop is tools/kill9.py's own (`run_kill_loop`)."""
+is ever half-written, half-deleted or changed. The kill loop is `eac3_tf.reliability.run_kill_loop`, the one
+tools/kill9.py runs; its tally and page are tested in tests/test_reliability_report.py."""
 
-import importlib.util
 import shutil
-import sys
 
 import pytest
-from conftest import ROOT
 
 from eac3_tf import checkpoint
-
-
-def kill9():
-    """tools/kill9.py as a module (it starts nothing on import)."""
-    spec = importlib.util.spec_from_file_location("kill9_tool", ROOT / "tools" / "kill9.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from eac3_tf.reliability import check_after_kill, leftovers, resumed_as_expected, run_kill_loop
 
 
 @pytest.mark.integration
-@pytest.mark.timeout(900)  # ~30 s on 2 idle cores; four TensorFlow start-ups take far longer on a loaded machine
+@pytest.mark.timeout(900)  # four TensorFlow start-ups take far longer on a loaded machine than on an idle one
 def test_training_killed_with_sigkill_three_times_resumes_every_time_and_loses_nothing(tmp_path):
     lines: list[str] = []
-    tally = kill9().run_kill_loop(tmp_path / "run", kills=3, seed=1, window=1.0, checkpoint_every=100, workers=1,
-                                  envs=4, log=lines.append)
+    tally = run_kill_loop(tmp_path / "run", kills=3, seed=1, window=1.0, checkpoint_every=100, workers=1, envs=4,
+                          log=lines.append)
     report = "\n".join(lines)
     assert tally["ok"], report
     assert tally["resumed"] == 3 and tally["corrupt"] == 0 and tally["frames_monotonic"], report
@@ -62,10 +52,12 @@ def test_leftovers_of_a_killed_save_or_removal_are_never_checkpoints_and_a_next_
     half_deleted.mkdir()
     (half_deleted / "state.json").write_text("{}")
     assert checkpoint.list_checkpoints(tmp_path) == [good]
+    assert leftovers(tmp_path) == [".ckpt-000000000050.4242.del", ".ckpt-000000000200.x1y2.tmp"]
     warnings: list[str] = []
     assert checkpoint.latest_valid(tmp_path, warn=warnings.append).path == good and warnings == []
     newer = save(tmp_path, toy_model, 300)
     assert sorted(p.name for p in (tmp_path / checkpoint.CKPT_DIR).iterdir()) == [good.name, newer.name]
+    assert leftovers(tmp_path) == []
 
 
 def test_a_kill_while_an_old_checkpoint_is_removed_leaves_no_half_deleted_checkpoint(tmp_path, toy_model, monkeypatch):
@@ -99,3 +91,46 @@ def test_saving_the_same_frame_count_again_keeps_the_complete_folder_and_replace
     assert save(tmp_path, toy_model, 100) == first
     checkpoint.verify(first)
     assert [p.name for p in (tmp_path / checkpoint.CKPT_DIR).iterdir()] == [first.name]
+
+
+# ------------------------------------------------------------------------- the checks after each kill
+def test_after_a_kill_the_newest_checkpoint_loads_and_every_one_on_disk_is_remembered_as_first_seen(tmp_path,
+                                                                                                   toy_model):
+    save(tmp_path, toy_model, 100)
+    save(tmp_path, toy_model, 200)
+    seen: dict = {}
+    checks = check_after_kill(tmp_path, seen, last_frames=0)
+    assert checks == {"listed": ["ckpt-000000000100", "ckpt-000000000200"],
+                      "new": ["ckpt-000000000100", "ckpt-000000000200"], "newest": "ckpt-000000000200",
+                      "frames": 200, "leftovers": [], "corrupt": [], "problems": []}
+    assert sorted(seen) == ["ckpt-000000000100", "ckpt-000000000200"]
+    assert sorted(seen["ckpt-000000000100"]) == ["manifest.json", "model.keras", "optimizer.npz", "state.json"]
+    assert check_after_kill(tmp_path, seen, last_frames=200)["new"] == []  # nothing written since
+
+
+def test_a_damaged_older_checkpoint_is_corrupt_and_a_lower_frame_count_is_frames_going_backwards(tmp_path, toy_model):
+    older = save(tmp_path, toy_model, 100)
+    save(tmp_path, toy_model, 200)
+    (older / "optimizer.npz").write_bytes(b"damaged")
+    checks = check_after_kill(tmp_path, {}, last_frames=300)
+    damaged = (f"ckpt-000000000100: checkpoint {older} is damaged: optimizer.npz does not match its sha256 in "
+               "manifest.json")
+    assert checks["corrupt"] == [damaged]
+    assert checks["problems"] == ["frames went backwards: 300 -> 200", damaged]
+
+
+def test_a_run_folder_whose_checkpoints_are_all_gone_fails_and_one_that_never_had_any_passes(tmp_path):
+    assert check_after_kill(tmp_path, {}, last_frames=400)["problems"] == ["every checkpoint is gone"]
+    assert check_after_kill(tmp_path, {}, last_frames=0) == {
+        "listed": [], "new": [], "newest": None, "frames": 0, "leftovers": [], "corrupt": [], "problems": []}
+
+
+def test_a_child_resumed_as_expected_only_from_the_very_checkpoint_or_from_scratch_when_there_was_none(tmp_path):
+    ckpt = str(tmp_path / "checkpoints" / "ckpt-000000000100")
+    line = f"resumed from {ckpt} at 100 frames"
+    assert resumed_as_expected(line, ckpt)
+    assert not resumed_as_expected(line, str(tmp_path / "checkpoints" / "ckpt-000000000200"))
+    assert not resumed_as_expected(line, None)  # a checkpoint appeared where there should have been none
+    assert resumed_as_expected(f"no valid checkpoint in {tmp_path}; starting from scratch", None)
+    assert not resumed_as_expected(f"no valid checkpoint in {tmp_path}; starting from scratch", ckpt)
+    assert not resumed_as_expected(None, None)  # the child said nothing before it was killed
