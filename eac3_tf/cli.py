@@ -105,8 +105,10 @@ def call(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str]
         return _fail(prog, os_error_line(exc))
     except KeyboardInterrupt:
         return _fail(prog, "interrupted", code=130)
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else 0
+    except SystemExit as exc:  # --help (0), or a message, which Python itself would print with exit code 1
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        return _fail(prog, str(exc.code), code=1)
 
 
 def run(main: Callable[[Sequence[str] | None], int | None], prog: str) -> None:

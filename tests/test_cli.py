@@ -89,6 +89,11 @@ def test_call_lets_a_bug_raise_with_its_traceback():
         cli.call(failing(ZeroDivisionError()), [], "demo.py")
 
 
+def test_call_reports_a_system_exit_message_as_python_does_with_exit_1(capsys):
+    assert cli.call(failing(SystemExit("quickstart stopped: a step failed")), [], "demo.py") == 1
+    assert capsys.readouterr().err == "demo.py: error: quickstart stopped: a step failed\n"
+
+
 def test_call_returns_the_commands_own_code_and_help_exits_0(capsys):
     assert cli.call(lambda argv: 1, [], "demo.py") == 1
     assert cli.call(lambda argv: parser().parse_args(argv), ["--help"], "demo.py") == 0
