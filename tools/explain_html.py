@@ -31,7 +31,7 @@ from eac3_tf.explain import agents, browser, columns, figures, page
 from eac3_tf.explain.names import METHODS, TITLES
 from eac3_tf.io import write_text
 
-MAX_FRAMES = 2000  # ~100 kB of screens per frame and agent are held in memory; the page grows ~2 kB a frame
+MAX_FRAMES = 2000  # a 210x160 RGB screen (100 kB) per frame and agent is held in memory, and the page grows per frame
 
 
 def parser() -> cli.ArgumentParser:
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {html}: {size / 1024:.0f} kB ({size:,} bytes), {f.frames} frames x {len(recs)} "
           f"agent{'s' * (len(recs) > 1)}, generated in {seconds:.1f} s")
     if f.screenshot:
-        width = f.screenshot_width or max(1400, 50 + 720 * len(recs))  # a column is ~710 px wide
+        width = f.screenshot_width or max(1400, 50 + 720 * len(recs))  # a column and its margin fit in 720 px
         browser.screenshot(opts["chromium"], html, opts["png"], opts["screenshot_frame"], f.screenshot_overlay, width)
         print(f"wrote {opts['png']} (frame {opts['screenshot_frame']}, heatmap {f.screenshot_overlay})")
     return 0
