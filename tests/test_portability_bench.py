@@ -100,6 +100,44 @@ def test_phase0_in_gymnasium_reproduces_our_training_env_observations(bench, max
         game.env.close()
 
 
+@pytest.mark.integration  # 300 emulator resets
+def test_random_reset_no_ops_start_training_games_at_the_benchs_odd_and_even_phases(bench):
+    """Our env's reset no-ops (noop_max 30, sticky off) put each seed's game on some phase k of the bench's resets.
+
+    Training on them covers odd phases too, so an agent that plays odd phases badly does so for its own reasons.
+    """
+    obs_cfg = PRESETS["fast"].obs
+    env_cfg = EnvConfig(game="pong", repeat_action_probability=0.0, noop_max=30)
+    card = {"game": "pong", "env": dataclasses.asdict(env_cfg)}
+    actions = [2, 2, 2, 3, 3, 3] * 2
+
+    def bench_screens(k: int) -> list[np.ndarray]:
+        game = bench.Game(f"phase{k}", card, max_frames=108_000)
+        try:
+            return [game.reset(seed=0), *(game.step(a) for a in actions)]
+        finally:
+            game.env.close()
+
+    phases = {k: bench_screens(k) for k in range(30)}
+    matched = []
+    for seed in range(10):
+        ours = AtariBatchEnv(env_cfg, obs_cfg, 1, num_threads=1)
+        try:
+            ours.reset(seed=seed)
+            screens = [ours.last_screens[0].copy()]
+            for a in actions:
+                ours.step(np.array([a]))
+                screens.append(ours.last_screens[0].copy())
+        finally:
+            ours.close()
+        ks = [k for k, theirs in phases.items()
+              if all(np.array_equal(a, b) for a, b in zip(screens, theirs, strict=True))]
+        assert ks, f"seed {seed}: no phase of the bench starts as our env does"
+        matched.append(ks)
+    parities = {k % 2 for ks in matched for k in ks}
+    assert parities == {0, 1}, matched
+
+
 @pytest.mark.integration
 def test_the_bench_plays_every_setting_against_the_card(tmp_path):
     out = tmp_path / "pong"
