@@ -37,11 +37,6 @@ def test_the_page_module_builds_pages_without_tensorflow():
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_each_map_is_divided_by_its_own_max_and_a_zero_map_stays_zero():
-    raw = np.array([[[0.0, 2.0], [1.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]])
-    np.testing.assert_array_equal(page_module.normalise_maps(raw), [[[0, 0.5], [0.25, 1]], [[0, 0], [0, 0]]])
-
-
 def test_the_runner_up_is_the_most_probable_action_other_than_the_one_taken():
     probs = np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2], [0.1, 0.45, 0.45]])
     # row 0: took 0 -> 1; row 1: took 1 (sampled, not the argmax) -> 0; row 2: tie of 1 and 2, took 0 -> 1

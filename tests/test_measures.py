@@ -128,3 +128,10 @@ def test_rank_correlation_matches_spearmans_formula_and_averages_ties():
     assert np.isnan(measures.rank_correlation(np.zeros((2, 2)), tied))  # a constant map has no ranking
     out = measures.rank_correlation(np.stack([tied, tied]), np.stack([tied, -tied]))
     np.testing.assert_allclose(out, [1.0, -1.0])
+
+
+def test_each_map_is_divided_by_its_own_max_and_a_zero_map_stays_zero():
+    raw = np.array([[[0.0, 2.0], [1.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]])
+    out = measures.normalise_maps(raw)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [[[0, 0.5], [0.25, 1]], [[0, 0], [0, 0]]])

@@ -45,7 +45,7 @@ def raw_maps(model, inputs: np.ndarray, target, layer: str | None, method: str) 
     from eac3_tf.explain import explain
 
     parts = batched(lambda x: explain(model, x, method=method, target=target, layer=layer).raw, inputs)
-    return page.normalise_maps(np.concatenate([m[:k] for m, k in parts]))
+    return measures.normalise_maps(np.concatenate([m[:k] for m, k in parts]))
 
 
 def explain_frames(agent: Agent, inputs: np.ndarray, actions: np.ndarray, layer: str | None,
@@ -68,7 +68,7 @@ def explain_frames(agent: Agent, inputs: np.ndarray, actions: np.ndarray, layer:
         parts = batched(lambda x, a=a: explain(model, x, method=method, target=a, layer=layer), inputs)
         full = np.concatenate([r.maps[:k] for r, k in parts])
         taken[actions == a] = full[actions == a]
-        action_maps.append(page.normalise_maps(np.concatenate([r.raw[:k] for r, k in parts])))
+        action_maps.append(measures.normalise_maps(np.concatenate([r.raw[:k] for r, k in parts])))
         bar.update()
     # The policy's outputs and the layer do not depend on the target: the last action's calls give them.
     probs = np.concatenate([r.probs[:k] for r, k in parts])

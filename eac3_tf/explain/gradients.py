@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from eac3_tf.explain import gradcam
 from eac3_tf.explain.gradcam import Target
+from eac3_tf.explain.measures import normalise_maps
 
 INPUT = "input"  # the layer of the input-space methods: A is the frames themselves
 
@@ -161,8 +162,7 @@ def normalise_upsample(raw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     Grad-CAM's own order (`gradcam._CamFunction`); bilinear weights are >= 0, so the bound only catches
     rounding above 1. An all-zero map stays all zero.
     """
-    peak = raw.max(axis=(1, 2), keepdims=True)
-    return np.minimum(upsample(divide(raw, peak)[..., None], size)[..., 0], 1.0).astype(np.float32)
+    return np.minimum(upsample(normalise_maps(raw)[..., None], size)[..., 0], 1.0).astype(np.float32)
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:

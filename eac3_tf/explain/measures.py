@@ -7,6 +7,18 @@ import math
 import numpy as np
 
 
+def normalise_maps(maps: np.ndarray) -> np.ndarray:
+    """Each map [..., h, w] divided by its own max, float32 in [0, 1]; an all-zero map stays zero (no 0/0).
+
+    The one normalisation of the package: the methods' raw maps, the page's layer-resolution maps and the
+    perturbation maps all go through it, as `gradcam.explain` normalises before resizing.
+    """
+    maps = np.asarray(maps)
+    peak = maps.max(axis=(-2, -1), keepdims=True)
+    out = np.divide(maps, peak, out=np.zeros(maps.shape, np.result_type(maps, np.float32)), where=peak > 0)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
 def random_maps(n: int, shape: tuple[int, int], seed: int) -> np.ndarray:
     """Uniform noise maps float32 [n, H, W]: what a saliency method scores by chance."""
     return np.random.default_rng(seed).random((n, *shape)).astype(np.float32)

@@ -54,7 +54,7 @@ class AgentRecording:
         probs: float (T, A), the policy's action probabilities.
         values: float (T,), the critic's value estimate.
         action_maps: float (A, T, h, w) in [0, 1]: Grad-CAM of each action's logit at the layer's resolution,
-            each map divided by its own max (see `normalise_maps`).
+            each map divided by its own max (see `measures.normalise_maps`).
         value_maps: float (T, h, w) in [0, 1]: Grad-CAM of the value.
         contrast_maps: float (T, h, w) in [0, 1]: Grad-CAM of logit(taken) - logit(runner-up).
         input_size: (H_in, W_in), the model input the maps are bilinearly resized to before the nearest-neighbour
@@ -110,30 +110,12 @@ class AgentRecording:
             if not np.all(np.isfinite(v)):
                 raise ValueError(f"{name} must be finite")
             if name.endswith("maps") and (v.min() < 0.0 or v.max() > 1.0):
-                raise ValueError(f"{name} must hold values in [0, 1] (see normalise_maps), got "
+                raise ValueError(f"{name} must hold values in [0, 1] (see measures.normalise_maps), got "
                                  f"[{v.min():g}, {v.max():g}]")
         in_h, in_w = self.input_size
         if in_h <= 0 or in_w <= 0 or big_h % in_h or big_w % in_w:
             raise ValueError(f"the play area {big_h}x{big_w} must be an integer multiple of input_size "
                              f"{in_h}x{in_w}")
-
-
-def normalise_maps(raw: np.ndarray) -> np.ndarray:
-    """Divide each Grad-CAM map (un-normalised, as `gradcam.grad_cam_raw` gives it) by its own max.
-
-    The same normalisation `gradcam.explain` applies before resizing; a map that is zero everywhere stays
-    zero (no 0/0).
-
-    Args:
-        raw: float (..., h, w), >= 0.
-
-    Returns:
-        float32 (..., h, w) in [0, 1].
-    """
-    raw = np.asarray(raw, np.float32)
-    peak = raw.max(axis=(-2, -1), keepdims=True)
-    out = np.divide(raw, peak, out=np.zeros_like(raw), where=peak > 0)
-    return np.clip(out, 0.0, 1.0)
 
 
 def runner_up(probs: np.ndarray, actions: np.ndarray) -> np.ndarray:

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from eac3_tf.explain.measures import normalise_maps
+
 
 def frames_batch(model: keras.Model, frames: np.ndarray) -> np.ndarray:
     """`frames` as float32 [N, *input], or ValueError naming the expected shape."""
@@ -36,13 +38,6 @@ def action_indices(action: int | Sequence[int] | np.ndarray, n: int, num_actions
     if a.shape != (n,) or not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= num_actions:
         raise ValueError(f"action must be an int or {n} ints in [0, {num_actions}), got {action!r}")
     return a.astype(np.int64)
-
-
-def normalise_maps(maps: np.ndarray) -> np.ndarray:
-    """Each map divided by its own max, an all-zero map left at zero (as `grad_cam` does)."""
-    peak = maps.max(axis=(-2, -1), keepdims=True)
-    out = np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 class _Blend:
