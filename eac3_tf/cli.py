@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from eac3_tf.errors import Eac3Error
+from eac3_tf.errors import Eac3Error, not_one_of
 from eac3_tf.io import check_output_folder  # noqa: F401  (the commands check outputs through cli)
 
 EXIT_USAGE = 2
@@ -72,7 +72,7 @@ def _one_of(choices: tuple, kind: type) -> Callable[[str], object]:
     def parse(text: str) -> object:
         value = kind(text)
         if value not in choices:
-            raise argparse.ArgumentTypeError(f"value should be one of <{'|'.join(map(str, choices))}>, got {text!r}")
+            raise argparse.ArgumentTypeError(not_one_of(text, choices))
         return value
 
     return parse

@@ -11,7 +11,7 @@ import difflib
 import os
 import re
 
-from eac3_tf.errors import ConfigError, check_open_unit, check_positive, check_range
+from eac3_tf.errors import ConfigError, check_choice, check_open_unit, check_positive, check_range
 
 # The six games of the paper's Table I, by their ALE ROM ids.
 PAPER_GAMES = ("demon_attack", "space_invaders", "beam_rider", "phoenix", "pong", "qbert")
@@ -169,9 +169,7 @@ class A3CConfig:
         check_range("t_max", self.t_max, 1, 1000, "agent steps")
         check_range("envs_per_worker", self.envs_per_worker, 1, 256)
         check_open_unit("learning_rate", self.learning_rate)
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError("lr_schedule", f"value should be one of <{'|'.join(LR_SCHEDULES)}>, "
-                                             f"got {self.lr_schedule!r}")
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if not 0 <= self.entropy_beta < 1:
             raise ConfigError("entropy_beta", f"must be in [0, 1), got {self.entropy_beta}")
         if not 0 <= self.gamma <= 1:

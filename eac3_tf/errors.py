@@ -37,6 +37,17 @@ def check_positive(field: str, value: int, at_most: int | None = None) -> None:
         raise ConfigError(field, f"must be at most {at_most}, got {value}")
 
 
+def not_one_of(value: object, accepted: tuple) -> str:
+    """The words for a value outside `accepted`: "value should be one of <a|b>, got 'x'"."""
+    return f"value should be one of <{'|'.join(map(str, accepted))}>, got {value!r}"
+
+
+def check_choice(field: str, value: object, accepted: tuple) -> None:
+    """Raise ConfigError unless `value` is one of `accepted`."""
+    if value not in accepted:
+        raise ConfigError(field, not_one_of(value, accepted))
+
+
 def check_open_unit(field: str, value: float) -> None:
     """Raise ConfigError unless 0 < value < 1 (nan fails)."""
     if not 0 < value < 1:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from eac3_tf.cli import ArgumentParser, UsageError
-from eac3_tf.errors import ConfigError, check_positive
+from eac3_tf.errors import check_choice, check_positive
 from eac3_tf.io import write_json, write_text
 from eac3_tf.policy import greedy_actions, sample_actions
 from eac3_tf.rollout import play_episodes
@@ -66,10 +66,8 @@ class EvalConfig:
         check_positive("episodes", self.episodes, at_most=100_000)
         check_positive("envs", self.envs, at_most=256)
         check_positive("max_frames", self.max_frames)
-        for field, value, accepted in (("protocol", self.protocol, tuple(PROTOCOLS)),
-                                       ("policy", self.policy, POLICIES)):
-            if value not in accepted:
-                raise ConfigError(field, f"value should be one of <{'|'.join(accepted)}>, got {value!r}")
+        check_choice("protocol", self.protocol, tuple(PROTOCOLS))
+        check_choice("policy", self.policy, POLICIES)
 
 
 def parser() -> ArgumentParser:
