@@ -94,7 +94,7 @@ def check_flags(f) -> dict:
             raise UsageError(f"--{name} must be {lo}..{hi}, got {getattr(f, name)}")
     if f.frame_index is not None and f.frame_index < 0:
         raise UsageError(f"--frame_index must be >= 0, got {f.frame_index}")
-    figures.check_drawing(f.fps, f.alpha, f.cmap)
+    figures.check_fps(f.fps)
     style = figures.Style(cmap=f.cmap, alpha=f.alpha, scale=f.scale)
     if f.method not in METHODS:
         raise UsageError(f"unknown --method {f.method!r}; accepted: {', '.join(METHODS)}")

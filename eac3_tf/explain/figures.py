@@ -31,14 +31,24 @@ PAD, GAP, ROW_GAP, CAP_H, HEAD_H, LABEL_W, BAR_W, MIN_W = 10, 6, 12, 42, 54, 44,
 DPI = 100
 
 
-def check_drawing(fps: float, alpha: float, cmap: str) -> None:
-    """The overlay options every drawing tool shares: video rate, heatmap opacity, colormap."""
+def check_fps(fps: float) -> None:
+    """Frames per second of a video or of the page's play: in (0, 120]."""
     if not (math.isfinite(fps) and 0 < fps <= 120):
         raise ConfigError("fps", f"must be in (0, 120], got {fps}")
+
+
+def check_overlay(alpha: float, cmap: str) -> None:
+    """A heatmap's opacity over the frame, in [0, 1], and a matplotlib colormap name."""
     if not 0.0 <= alpha <= 1.0:
         raise ConfigError("alpha", f"must be in [0, 1], got {alpha}")
     if cmap not in matplotlib.colormaps:
         raise ExplainError(f"unknown --cmap {cmap!r}; e.g. jet, turbo, inferno, viridis (any matplotlib colormap)")
+
+
+def check_drawing(fps: float, alpha: float, cmap: str) -> None:
+    """The overlay options every drawing tool shares: video rate, heatmap opacity, colormap."""
+    check_fps(fps)
+    check_overlay(alpha, cmap)
 
 
 def strip_indices(n: int, k: int, start: int, stride: int, k_given: bool) -> list[int]:
@@ -217,7 +227,7 @@ class Style:
     scale: int = 2  # figure pixels per screen pixel
 
     def __post_init__(self) -> None:
-        check_drawing(15.0, self.alpha, self.cmap)
+        check_overlay(self.alpha, self.cmap)
         if not 1 <= self.scale <= 4:
             raise ConfigError("scale", f"must be 1..4, got {self.scale}")
 
