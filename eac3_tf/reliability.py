@@ -10,7 +10,6 @@ it, and so does loading a checkpoint.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import re
@@ -120,7 +119,7 @@ class Child:
 # ------------------------------------------------------------------------------------------ the checks
 def folder_digest(folder: Path) -> dict[str, str]:
     """sha256 of every file in a checkpoint folder, by name."""
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+    return {p.name: checkpoint.sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
 
 
 def leftovers(logdir: Path) -> list[str]:
