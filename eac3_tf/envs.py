@@ -130,6 +130,8 @@ class AtariBatchEnv:
             autoreset_mode="SameStep",
         )
         self.num_actions = len(self._ale.get_action_set())
+        self._fire_frames = int("FIRE" in action_names(env.game, env.full_action_space))  # see reset_sequence
+        self.start_frames = np.zeros(num_envs, dtype=np.int64)  # frames each game ran before its first observation
         self._stack = FrameStack(num_envs, obs)
         self._paddle = np.ones(num_envs, dtype=np.float32)  # paddle strength, unused by discrete actions
         self._lives = np.zeros(num_envs, dtype=np.int64)
@@ -142,6 +144,7 @@ class AtariBatchEnv:
         self.last_screens = raw[:, 0]  # (N, 210, 160, 3) RGB
         self._lives = np.asarray(info["lives"], dtype=np.int64)
         self.lives_lost = np.zeros(self.num_envs, dtype=bool)
+        self.start_frames = np.asarray(info["episode_frame_number"], dtype=np.int64).copy()
         return self._stack.reset(preprocess(self.last_screens, self.obs_config))
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -155,10 +158,20 @@ class AtariBatchEnv:
         self.lives_lost = (lives < self._lives) & ~dones
         self._lives = lives
         self.last_screens = raw[:, 0]
+        started = np.asarray(info["episode_frame_number"], dtype=np.int64)  # on a done step: the new game's
+        self.start_frames = np.where(dones, started, self.start_frames)
         obs = self._stack.push(preprocess(self.last_screens, self.obs_config), new_episode=dones)
         self.seconds["emulate"] += t1 - t0
         self.seconds["preprocess"] += time.perf_counter() - t1
         return obs, rewards.astype(np.float32), dones, np.asarray(truncated, dtype=bool)
+
+    def phases(self) -> np.ndarray:
+        """Each env's frame phase in its current game: its reset NOOP frames modulo the frame skip.
+
+        The agent acts on every `frameskip`-th emulator frame from there on, so a game's phase is fixed at
+        reset; 0 is the phase of a reset without no-ops (the v5 protocol's, and the portability bench's phase0).
+        """
+        return (self.start_frames - self._fire_frames) % self.frames_per_step
 
     def close(self) -> None:
         """Free the emulators."""

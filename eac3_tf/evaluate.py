@@ -19,7 +19,7 @@ from eac3_tf.cli import ArgumentParser, UsageError
 from eac3_tf.errors import check_choice, check_positive
 from eac3_tf.io import write_json, write_text
 from eac3_tf.policy import greedy_actions, sample_actions
-from eac3_tf.rollout import play_episodes
+from eac3_tf.rollout import rollout
 
 PROTOCOLS = {
     # ALE v5 (Machado et al. 2018): sticky actions, no no-op starts.
@@ -36,6 +36,17 @@ def summarize(scores: list[float]) -> dict:
     a = np.asarray(scores, dtype=np.float64)
     return {"episodes": int(a.size), "mean": float(a.mean()), "std": float(a.std()), "best": float(a.max()),
             "min": float(a.min())}
+
+
+def by_phase(scores: list[float], phases: list[int]) -> dict[str, dict]:
+    """`summarize` of the games of each frame phase, keyed by the phase as a string (JSON's keys are)."""
+    return {str(k): summarize([s for s, p in zip(scores, phases, strict=True) if p == k]) for k in sorted(set(phases))}
+
+
+def phase_line(phase_summaries: dict[str, dict]) -> str:
+    """One Markdown line naming each phase's mean ± std and games, for a report played on several phases."""
+    parts = [f"{k}: {v['mean']:.2f} ± {v['std']:.2f} ({v['episodes']})" for k, v in phase_summaries.items()]
+    return "By frame phase (reset NOOP frames mod the frame skip): " + " · ".join(parts)
 
 
 def markdown_row(game: str, frames: int, summary: dict, protocol_name: str, policy: str) -> str:
@@ -107,12 +118,14 @@ def main(argv: list[str] | None = None) -> int:
                 "; give a path in an existing folder")
     report = evaluate(agent_spec(f.checkpoint), cfg)  # a damaged checkpoint fails before TensorFlow loads
     row = markdown_row(report["game"], report["frames_trained"], report, cfg.protocol, cfg.policy)
-    print(json.dumps({k: v for k, v in report.items() if k not in ("scores", "lengths")}, indent=2))
-    print(MARKDOWN_HEADER)
-    print(row)
+    table = MARKDOWN_HEADER + "\n" + row + "\n"
+    if len(report["by_phase"]) > 1:  # no-op starts put games on several phases; say how each played
+        table += "\n" + phase_line(report["by_phase"]) + "\n"
+    print(json.dumps({k: v for k, v in report.items() if k not in ("scores", "lengths", "phases")}, indent=2))
+    print(table, end="")
     if out is not None:
         write_json(out, report)
-        write_text(out.with_suffix(".md"), MARKDOWN_HEADER + "\n" + row + "\n")
+        write_text(out.with_suffix(".md"), table)
     return 0 if math.isfinite(report["mean"]) else 1
 
 
@@ -146,12 +159,18 @@ def evaluate(agent, cfg: EvalConfig) -> dict:
 
     t0 = time.time()
     bar = tqdm(total=cfg.episodes, desc=f"{env_cfg.game} {cfg.protocol}", unit="ep", dynamic_ncols=True)
+    playing = np.zeros(envs, dtype=np.int64)  # the phase of each env's current game
+    phases: list[int] = []
 
-    def on_episode(score: float) -> None:
+    def on_step(_obs, _screens, _actions, starts: np.ndarray) -> None:
+        playing[starts] = env.phases()[starts]
+
+    def on_episode(_count: int, score: float, _steps: int, i: int) -> None:
+        phases.append(int(playing[i]))
         bar.update(1)
         bar.set_postfix(last=f"{score:.0f}")
 
-    results = play_episodes(policy, env, cfg.episodes, cfg.seed, on_episode)
+    results = rollout(policy, env, cfg.seed, episodes=cfg.episodes, on_step=on_step, on_episode=on_episode)
     bar.close()
     env.close()
     scores = [s for s, _ in results]
@@ -166,7 +185,9 @@ def evaluate(agent, cfg: EvalConfig) -> dict:
                      "noop_max": env_cfg.noop_max, "max_episode_frames": env_cfg.max_episode_frames,
                      "episode_end": "game over (not life loss) or frame cap", "actions": cfg.policy,
                      "full_action_space": env_cfg.full_action_space, "seed": cfg.seed},
-        "scores": scores, "lengths": [n for _, n in results], "wall_seconds": round(time.time() - t0, 1),
+        "by_phase": by_phase(scores, phases),
+        "scores": scores, "lengths": [n for _, n in results], "phases": phases,
+        "wall_seconds": round(time.time() - t0, 1),
     }
 
 

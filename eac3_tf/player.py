@@ -235,7 +235,7 @@ def run(argv: list[str] | None = None) -> int:
             cams.append(cam_frame(last_screens[0], cam_model(obs)["cam"][0], card.obs))
         recording = len(screens) < args.gif_frames
 
-    def on_episode(i: int, score: float, steps: int) -> None:
+    def on_episode(i: int, score: float, steps: int, _env: int) -> None:
         nonlocal recording
         recording = False  # the recording is of the first episode
         print(f"episode {i}: score {score:g} in {steps} steps", flush=True)

@@ -17,14 +17,14 @@ StepHook = Callable[[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray], Non
 
 def rollout(policy: Callable[[np.ndarray], np.ndarray], env, seed: int, *, episodes: int | None = None,
             steps: int | None = None, on_step: StepHook | None = None,
-            on_episode: Callable[[int, float, int], None] | None = None) -> list[tuple[float, int]]:
+            on_episode: Callable[[int, float, int, int], None] | None = None) -> list[tuple[float, int]]:
     """Play until `episodes` full games have finished, or for `steps` agent steps; return (raw score, steps) each.
 
     With `episodes`, env i counts `episodes // N` games (+1 for the first `episodes % N`), so the games
     reported do not favour the envs whose games are short; later games are ignored. `on_step(obs, screens,
     actions, starts)` sees each model input before its step, with the screens it was made from (None for an
-    env without screens) and which inputs begin an episode. `on_episode(count, score, steps)` follows each
-    counted game.
+    env without screens) and which inputs begin an episode. `on_episode(count, score, steps, env_index)` follows
+    each counted game.
     """
     if (episodes is None) == (steps is None):
         raise ValueError("give episodes or steps, not both")
@@ -49,7 +49,7 @@ def rollout(policy: Callable[[np.ndarray], np.ndarray], env, seed: int, *, episo
                 results.append((float(scores[i]), int(lengths[i])))
                 counted[i] += 1
                 if on_episode is not None:
-                    on_episode(len(results), float(scores[i]), int(lengths[i]))
+                    on_episode(len(results), float(scores[i]), int(lengths[i]), int(i))
             scores[i], lengths[i] = 0.0, 0
         starts = np.asarray(dones, dtype=bool).copy()
     return results
@@ -59,4 +59,4 @@ def play_episodes(policy: Callable[[np.ndarray], np.ndarray], env, episodes: int
                   on_episode: Callable[[float], None] | None = None) -> list[tuple[float, int]]:
     """`episodes` full games, (raw score, agent steps) each; `on_episode(score)` after each."""
     return rollout(policy, env, seed, episodes=episodes,
-                   on_episode=None if on_episode is None else lambda _i, score, _n: on_episode(score))
+                   on_episode=None if on_episode is None else lambda _c, score, _n, _i: on_episode(score))

@@ -129,3 +129,26 @@ def test_pong_moves_the_players_paddle_on_even_frames_only_so_a_max_of_two_frame
             moved_on[ale.getEpisodeFrameNumber() % 2] += 1
             y = ale.getRAM()[51]
     assert moved_on[1] == 0 and moved_on[0] > 100
+
+
+def test_a_games_phase_is_its_reset_no_op_frames_mod_the_skip_and_a_done_step_starts_the_next_games():
+    """Pong presses FIRE once after its no-ops, so a game whose first observation came 7 frames after
+    reset_game() is on phase (7 - 1) % 4 = 2; without no-ops every game is on phase 0."""
+    obs_cfg = PRESETS["fast"].obs
+    plain = AtariBatchEnv(EnvConfig(game="pong", noop_max=0), obs_cfg, 3, num_threads=1)
+    try:
+        plain.reset(seed=0)
+        assert plain.start_frames.tolist() == [1, 1, 1] and plain.phases().tolist() == [0, 0, 0]
+    finally:
+        plain.close()
+    env = AtariBatchEnv(EnvConfig(game="pong", noop_max=30, max_episode_frames=40), obs_cfg, 8, num_threads=1)
+    try:
+        env.reset(seed=0)
+        first = env.start_frames.copy()
+        assert np.array_equal(env.phases(), (first - 1) % 4) and len(set(first.tolist())) > 1
+        dones = np.zeros(8, dtype=bool)
+        while not dones.any():  # the 40-frame cap ends every game within a few steps
+            _, _, dones, _ = env.step(np.zeros(8, dtype=np.int64))
+        assert env.start_frames.tolist() != first.tolist()  # the next games drew their own no-ops
+    finally:
+        env.close()

@@ -44,7 +44,13 @@ def test_a_step_budget_plays_that_many_steps_and_marks_where_episodes_start():
 def test_on_episode_counts_the_games_it_reports():
     calls = []
     rollout(lambda obs: obs * 0, CountdownEnv([1]), 0, episodes=2, on_episode=lambda *a: calls.append(a))
-    assert calls == [(1, 1.0, 1), (2, 1.0, 1)]
+    assert calls == [(1, 1.0, 1, 0), (2, 1.0, 1, 0)]
+
+
+def test_on_episode_names_the_env_whose_game_ended():
+    calls = []
+    rollout(lambda obs: obs * 0, CountdownEnv([2, 1]), 0, episodes=3, on_episode=lambda *a: calls.append(a))
+    assert calls == [(1, 1.0, 1, 1), (2, 2.0, 2, 0), (3, 2.0, 2, 0)]  # env 1's quota is one game
 
 
 def test_exactly_one_of_episodes_and_steps():
