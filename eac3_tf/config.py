@@ -35,12 +35,21 @@ class EnvConfig:
     maxpool: bool = True
     max_episode_frames: int = 108_000  # frames; an episode is truncated here (30 min of play)
     full_action_space: bool = False  # False: the game's minimal action set
+    # Training only (evaluation and the player use 0): with probability p/2 a step lasts frameskip - 1 frames,
+    # with p/2 frameskip + 1, for all of a batch's envs at once. Reset no-ops fix a game's frame phase for the
+    # whole game; this moves it within every game, so a policy cannot rely on one phase's timing. Frames per
+    # step stay frameskip on average.
+    phase_jitter: float = 0.0
 
     def __post_init__(self) -> None:
         check_range("frameskip", self.frameskip, 1, 100, "frames")
         if not 0 <= self.repeat_action_probability <= 1:
             raise ConfigError("repeat_action_probability", f"must be in [0, 1], got {self.repeat_action_probability}")
         check_range("noop_max", self.noop_max, 0, 1000, "emulator frames")
+        if not 0 <= self.phase_jitter <= 1:
+            raise ConfigError("phase_jitter", f"must be in [0, 1], got {self.phase_jitter}")
+        if self.phase_jitter and self.frameskip < 2:
+            raise ConfigError("phase_jitter", f"needs a frameskip of 2 or more, got {self.frameskip}")
         check_positive("max_episode_frames", self.max_episode_frames)
 
 

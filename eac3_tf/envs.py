@@ -82,8 +82,10 @@ def reset_sequence(env: EnvConfig, noop_max: int | None = None) -> str:
     fire = ("FIRE for one frame" if "FIRE" in action_names(env.game, env.full_action_space)
             else "no FIRE (the game has none)")
     seen = "a max over the last two frames of each skip" if env.maxpool else "the last frame of each skip alone"
+    jitter = (f"; a step lasts {env.frameskip - 1} or {env.frameskip + 1} frames with probability "
+              f"{env.phase_jitter / 2:g} each" if env.phase_jitter else "")
     return (f"reset_game(), {noops}{fire}; the first observation is the screen after that (ale-py vector "
-            f"interface, frameskip with {seen})")
+            f"interface, frameskip with {seen}){jitter}")
 
 
 class AtariBatchEnv:
@@ -95,7 +97,11 @@ class AtariBatchEnv:
     """
 
     def __init__(self, env: EnvConfig, obs: ObsConfig, num_envs: int, num_threads: int = 0) -> None:
-        """Create `num_envs` copies of `env.game`; `num_threads` 0 lets ale-py choose."""
+        """Create `num_envs` copies of `env.game`; `num_threads` 0 lets ale-py choose.
+
+        With `env.phase_jitter` > 0 the skip and the max-pool are done here, one emulator frame per ALE call
+        (sticky actions stay ALE's, per frame), so a step can last a frame more or less (see EnvConfig).
+        """
         from ale_py import roms
 
         try:
@@ -107,15 +113,18 @@ class AtariBatchEnv:
         self.obs_config = obs
         self.obs_shape = obs.shape
         self.frames_per_step = env.frameskip
+        self.phase_jitter = phase_jitter = env.phase_jitter
+        self._maxpool = env.maxpool
+        self._jitter_rng = np.random.default_rng(0)
         self._ale = ALEVectorInterface(
             rom_path=str(roms.get_rom_path(game_id(env.game))),
             num_envs=num_envs,
-            frame_skip=env.frameskip,
+            frame_skip=1 if phase_jitter > 0 else env.frameskip,
             stack_num=1,
             img_height=210,  # raw screens: eac3_tf.preprocess does the rest
             img_width=160,
             grayscale=False,
-            maxpool=env.maxpool,  # True: max over the last two frames of a skip; False: the last frame
+            maxpool=env.maxpool and not phase_jitter,  # True: max over a skip's last two frames; False: the last
             noop_max=env.noop_max,
             use_fire_reset=True,  # press FIRE after reset in games that need it (AtariVectorEnv's default)
             episodic_life=False,  # an episode is a full game
@@ -141,6 +150,7 @@ class AtariBatchEnv:
     def reset(self, seed: int) -> np.ndarray:
         """Start all envs (env i from seed + i); return stacked observations."""
         raw, info = self._ale.reset(np.arange(self.num_envs), np.arange(seed, seed + self.num_envs))
+        self._jitter_rng = np.random.default_rng(seed)
         self.last_screens = raw[:, 0]  # (N, 210, 160, 3) RGB
         self._lives = np.asarray(info["lives"], dtype=np.int64)
         self.lives_lost = np.zeros(self.num_envs, dtype=bool)
@@ -150,26 +160,63 @@ class AtariBatchEnv:
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Advance one agent step (see the module docstring for the autoreset contract)."""
         t0 = time.perf_counter()
-        self._ale.send(np.asarray(actions, dtype=np.int64), self._paddle)
-        raw, rewards, terminated, truncated, info = self._ale.recv()
+        actions = np.asarray(actions, dtype=np.int64)
+        if self.phase_jitter > 0:
+            screens, rewards, dones, truncated, lost, started = self._frames(actions)
+        else:
+            self._ale.send(actions, self._paddle)
+            raw, rewards, terminated, truncated, info = self._ale.recv()
+            dones = np.logical_or(terminated, truncated)
+            lives = np.asarray(info["lives"], dtype=np.int64)  # on a done step: the new game's lives
+            lost = (lives < self._lives) & ~dones
+            self._lives = lives
+            screens = raw[:, 0]
+            started = np.asarray(info["episode_frame_number"], dtype=np.int64)  # on a done step: the new game's
         t1 = time.perf_counter()
-        dones = np.logical_or(terminated, truncated)
-        lives = np.asarray(info["lives"], dtype=np.int64)  # on a done step: the new game's lives
-        self.lives_lost = (lives < self._lives) & ~dones
-        self._lives = lives
-        self.last_screens = raw[:, 0]
-        started = np.asarray(info["episode_frame_number"], dtype=np.int64)  # on a done step: the new game's
+        self.lives_lost = lost
+        self.last_screens = screens
         self.start_frames = np.where(dones, started, self.start_frames)
         obs = self._stack.push(preprocess(self.last_screens, self.obs_config), new_episode=dones)
         self.seconds["emulate"] += t1 - t0
         self.seconds["preprocess"] += time.perf_counter() - t1
         return obs, rewards.astype(np.float32), dones, np.asarray(truncated, dtype=bool)
 
+    def _frames(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One jittered step, a frame per call: what `step` reads from ALE, skip and max-pool done here.
+
+        A game that ends mid-step is over for this step: its next game (already reset by ALE) gets NOOP for
+        the step's remaining frames, and its screen is that game's last one alone, never a max across games.
+        """
+        u = self._jitter_rng.random()
+        skip = self.frames_per_step + (-1 if u < self.phase_jitter / 2 else 1 if u < self.phase_jitter else 0)
+        n = self.num_envs
+        rewards = np.zeros(n)
+        done, truncated, lost = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+        before = None
+        for f in range(skip):
+            self._ale.send(np.where(done, 0, actions), self._paddle)
+            raw, r, te, tr, info = self._ale.recv()
+            ends = np.logical_or(te, tr) & ~done
+            lives = np.asarray(info["lives"], dtype=np.int64)
+            rewards += np.where(done, 0.0, r)
+            lost |= (lives < self._lives) & ~done & ~ends
+            truncated |= np.asarray(tr, dtype=bool) & ~done
+            done |= ends
+            self._lives = lives
+            if f == skip - 2:
+                before = raw[:, 0].copy()
+            screens = raw[:, 0]
+        if self._maxpool and before is not None:
+            screens = np.where(done[:, None, None, None], screens, np.maximum(before, screens))
+        started = np.asarray(info["episode_frame_number"], dtype=np.int64)
+        return screens, rewards, done, truncated, lost & ~done, started
+
     def phases(self) -> np.ndarray:
         """Each env's frame phase in its current game: its reset NOOP frames modulo the frame skip.
 
         The agent acts on every `frameskip`-th emulator frame from there on, so a game's phase is fixed at
-        reset; 0 is the phase of a reset without no-ops (the v5 protocol's, and the portability bench's phase0).
+        reset (unless `phase_jitter` moves it); 0 is the phase of a reset without no-ops (the v5 protocol's, and
+        the portability bench's phase0).
         """
         return (self.start_frames - self._fire_frames) % self.frames_per_step
 

@@ -23,11 +23,11 @@ from eac3_tf.rollout import rollout
 
 PROTOCOLS = {
     # ALE v5 (Machado et al. 2018): sticky actions, no no-op starts.
-    "v5": {"repeat_action_probability": 0.25, "noop_max": 0},
+    "v5": {"repeat_action_probability": 0.25, "noop_max": 0, "phase_jitter": 0.0},
     # The classic no-op-start protocol, deterministic emulator: a uniform 0..29 no-op emulator FRAMES at
     # reset, as baselines' NoopResetEnv presses them beneath its frame skip (Mnih et al. 2015 wrote "up
     # to 30 no-op actions"; at frame skip 4 that would be up to 120 frames).
-    "noop": {"repeat_action_probability": 0.0, "noop_max": 30},
+    "noop": {"repeat_action_probability": 0.0, "noop_max": 30, "phase_jitter": 0.0},
 }
 
 

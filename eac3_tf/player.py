@@ -15,6 +15,7 @@ on stderr and exit code 2.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -207,7 +208,7 @@ def run(argv: list[str] | None = None) -> int:
         if not cam_path.is_file():
             raise PlayerError(f"--cam needs {cam_path}, the Grad-CAM model python -m eac3_tf.export writes")
         cam_model = OnnxModel(cam_path, card, ("cam", "logits"), args.threads)
-    env = AtariBatchEnv(card.env, card.obs, num_envs=1, num_threads=1)
+    env = AtariBatchEnv(dataclasses.replace(card.env, phase_jitter=0.0), card.obs, num_envs=1, num_threads=1)
     if env.num_actions != card.num_actions:
         raise PlayerError(f"the card says {card.num_actions} actions, but {card.game} has {env.num_actions}")
 

@@ -362,6 +362,9 @@ def parser() -> ArgumentParser:
     p.add_argument("--reset_noop_frames", type=int, default=DEFAULT_RESET_NOOP_FRAMES,
                    help="Training only: a uniform 0..N-1 no-op emulator frames at every reset, so the agent does "
                         "not learn one frame phase (evaluation keeps its protocol); 0: none.")
+    p.add_argument("--phase_jitter", type=float, default=EnvConfig.phase_jitter,
+                   help="Training only: the probability that a step lasts one frame more or less than the skip "
+                        "(half each), so every game wanders over the frame phases; 0: never.")
     p.add_switch("maxpool", EnvConfig.maxpool, "An observation is the max of the last two frames of a skip; "
                  "--nomaxpool: the last frame alone, as gymnasium's ALE/<Game>-v5 gives it.")
     p.add_switch("resume", help="Continue from the newest valid checkpoint in --logdir.")
@@ -388,7 +391,7 @@ def configs(f) -> tuple[str, EnvConfig, ModelConfig, A3CConfig, RunConfig]:
     if f.preset not in PRESETS:
         raise UsageError(f"unknown --preset {f.preset!r}; accepted: {', '.join(PRESETS)}")
     try:
-        env_cfg = EnvConfig(game=game, noop_max=f.reset_noop_frames, maxpool=f.maxpool)
+        env_cfg = EnvConfig(game=game, noop_max=f.reset_noop_frames, maxpool=f.maxpool, phase_jitter=f.phase_jitter)
     except ConfigError as exc:
         field = "reset_noop_frames" if exc.field == "noop_max" else exc.field
         raise ConfigError(field, exc.problem) from None

@@ -190,6 +190,7 @@ BAD = [
     (T, ["--entropy_beta", "-1", "--logdir", FRESH], "--entropy_beta must be in [0, 1)"),
     (T, ["--t_max", "0", "--logdir", FRESH], "--t_max must be a positive integer, got 0"),
     (T, ["--t_max", "5000", "--logdir", FRESH], "--t_max must be 1..1000 agent steps, got 5000"),
+    (T, ["--phase_jitter", "2", "--logdir", FRESH], "--phase_jitter must be in [0, 1], got 2.0"),
     (T, ["--lr_schedule", "cosine", "--logdir", FRESH], "value should be one of <constant|linear>"),
     (T, ["--bogus_flag", "1", "--logdir", FRESH], "bogus_flag"),
     (T, ["--game", "Qbert", "--logdir", "{run}"], "holds a run of game 'pong', not 'qbert'"),

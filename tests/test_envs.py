@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 
 from eac3_tf.config import PRESETS, EnvConfig
@@ -108,6 +110,8 @@ def test_the_reset_words_name_the_no_op_frames_the_fire_and_which_frames_an_agen
     assert pooled.endswith("frameskip with a max over the last two frames of each skip)")
     last = reset_sequence(EnvConfig(game="pong", noop_max=30, maxpool=False), noop_max=0)
     assert last.startswith("reset_game(), FIRE for one frame;") and last.endswith("the last frame of each skip alone)")
+    jittered = reset_sequence(EnvConfig(game="pong", phase_jitter=0.2))
+    assert jittered.endswith("each skip); a step lasts 3 or 5 frames with probability 0.1 each")
 
 
 def test_pong_moves_the_players_paddle_on_even_frames_only_so_a_max_of_two_frames_sees_the_phase():
@@ -150,5 +154,55 @@ def test_a_games_phase_is_its_reset_no_op_frames_mod_the_skip_and_a_done_step_st
         while not dones.any():  # the 40-frame cap ends every game within a few steps
             _, _, dones, _ = env.step(np.zeros(8, dtype=np.int64))
         assert env.start_frames.tolist() != first.tolist()  # the next games drew their own no-ops
+    finally:
+        env.close()
+
+
+class _NeverJitter:
+    """A jitter draw that never fires, so the frame-by-frame path must replay ALE's own frame skip."""
+
+    def random(self):
+        return 1.0
+
+
+def test_the_frame_by_frame_skip_replays_ales_own_skip_and_max_pool_when_no_step_is_jittered():
+    """Sticky actions on, a game cut short so it resets mid-run: screens, rewards, dones and lives agree."""
+    obs_cfg = PRESETS["fast"].obs
+    cfg = EnvConfig(game="pong", noop_max=30, max_episode_frames=200)
+    native = AtariBatchEnv(cfg, obs_cfg, 2, num_threads=1)
+    ours = AtariBatchEnv(dataclasses.replace(cfg, phase_jitter=0.5), obs_cfg, 2, num_threads=1)
+    try:
+        a, b = native.reset(seed=4), ours.reset(seed=4)
+        ours._jitter_rng = _NeverJitter()
+        np.testing.assert_array_equal(a, b)
+        rng = np.random.default_rng(1)
+        ended = 0
+        for _ in range(80):
+            acts = rng.integers(0, native.num_actions, 2)
+            (oa, ra, da, ta), (ob, rb, db, tb) = native.step(acts), ours.step(acts)
+            np.testing.assert_array_equal(oa, ob)
+            np.testing.assert_array_equal(native.last_screens, ours.last_screens)
+            assert ra.tolist() == rb.tolist() and da.tolist() == db.tolist() and ta.tolist() == tb.tolist()
+            assert native.start_frames.tolist() == ours.start_frames.tolist()
+            ended += int(da.sum())
+        assert ended >= 2  # the 200-frame cap reset both games at least once
+    finally:
+        native.close()
+        ours.close()
+
+
+def test_a_jittered_step_lasts_one_frame_more_or_less_than_the_skip():
+    cfg = EnvConfig(game="pong", noop_max=0, repeat_action_probability=0.0, phase_jitter=1.0)
+    env = AtariBatchEnv(cfg, PRESETS["fast"].obs, 1, num_threads=1)
+    try:
+        env.reset(seed=0)
+        lengths = []
+        for _ in range(40):
+            env._ale.send(np.zeros(1, dtype=np.int64), env._paddle)  # one frame of its own, to read the counter
+            before = int(env._ale.recv()[-1]["episode_frame_number"][0])
+            env.step(np.zeros(1, dtype=np.int64))
+            env._ale.send(np.zeros(1, dtype=np.int64), env._paddle)
+            lengths.append(int(env._ale.recv()[-1]["episode_frame_number"][0]) - before - 1)
+        assert set(lengths) == {3, 5}  # p = 1: every step is jittered, both ways
     finally:
         env.close()

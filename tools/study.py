@@ -44,6 +44,8 @@ CANDIDATES: dict[str, dict] = {
     "impala_t20": {"flags": ["--preset", "impala", "--t_max", "20", "--lr_schedule", "linear", *SETTINGS]},
     "impala_t20_last": {"flags": ["--preset", "impala", "--t_max", "20", "--lr_schedule", "linear", *SETTINGS,
                                   "--nomaxpool"]},
+    "impala_t20_jitter": {"flags": ["--preset", "impala", "--t_max", "20", "--lr_schedule", "linear", *SETTINGS,
+                                    "--phase_jitter", "0.2"]},
     "impala_t5": {"flags": ["--preset", "impala", "--lr_schedule", "linear", *SETTINGS]},
     "fast_t20": {"flags": ["--preset", "fast", "--t_max", "20", "--lr_schedule", "linear", *SETTINGS]},
 }

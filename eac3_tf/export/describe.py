@@ -65,7 +65,7 @@ def reset_entry(env_cfg: EnvConfig, evaluation: dict | None) -> dict[str, str | 
 
     scored = None
     if evaluation and isinstance(evaluation.get("protocol"), dict) and "noop_max" in evaluation["protocol"]:
-        scored = reset_sequence(env_cfg, int(evaluation["protocol"]["noop_max"]))
+        scored = reset_sequence(dataclasses.replace(env_cfg, phase_jitter=0.0), int(evaluation["protocol"]["noop_max"]))
     return {"training": reset_sequence(env_cfg),
             "evaluation": scored}
 
