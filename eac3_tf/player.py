@@ -208,7 +208,9 @@ def run(argv: list[str] | None = None) -> int:
         if not cam_path.is_file():
             raise PlayerError(f"--cam needs {cam_path}, the Grad-CAM model python -m eac3_tf.export writes")
         cam_model = OnnxModel(cam_path, card, ("cam", "logits"), args.threads)
-    env = AtariBatchEnv(dataclasses.replace(card.env, phase_jitter=0.0), card.obs, num_envs=1, num_threads=1)
+    # v5 as the card scores it: no reset no-ops and no jitter, whatever the agent trained with
+    env = AtariBatchEnv(dataclasses.replace(card.env, noop_max=0, phase_jitter=0.0), card.obs, num_envs=1,
+                        num_threads=1)
     if env.num_actions != card.num_actions:
         raise PlayerError(f"the card says {card.num_actions} actions, but {card.game} has {env.num_actions}")
 
@@ -244,7 +246,7 @@ def run(argv: list[str] | None = None) -> int:
     env_cfg = card.env
     print(f"{card.game}: {model_path} ({card.frames_trained:,} frames trained), ALE v5 settings: frameskip "
           f"{env_cfg.frameskip} ({'max of the last two frames' if env_cfg.maxpool else 'last frame'}), sticky actions "
-          f"{env_cfg.repeat_action_probability}, full games, "
+          f"{env_cfg.repeat_action_probability}, no reset no-ops, full games, "
           f"{env_cfg.max_episode_frames:,}-frame cap; {'greedy' if args.greedy else 'sampled'} actions", flush=True)
     t0 = time.perf_counter()
     results = rollout(policy, env, args.seed, episodes=args.episodes, on_step=on_step, on_episode=on_episode)
