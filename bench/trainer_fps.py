@@ -116,9 +116,9 @@ def main(argv: list[str] | None = None) -> int | None:
                   " | ".join(f"{100 * b['share_of_worker_time'][k]:.0f}%" for k in stages) + " |" for b in splits]
     out = ROOT / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown CPU")
-    meta = {"cpu": cpu, "cpu_count": os.cpu_count(), "seconds_per_config": args.seconds, "results": results,
+    from eac3_tf.suite import cpu_model
+
+    meta = {"cpu": cpu_model(), "cpu_count": os.cpu_count(), "seconds_per_config": args.seconds, "results": results,
             "breakdown": splits, "command": "python bench/trainer_fps.py " + " ".join(sys.argv[1:])}
     sys.path.insert(0, str(ROOT))
     from eac3_tf.io import write_text

@@ -70,17 +70,20 @@ def dopamine_scores() -> dict:
     return {"scores": data["scores"], "protocol": data["protocol"], "source": data["source"]}
 
 
-def hardware() -> str:
-    """One line naming the CPU, its cores and any NVIDIA GPU (read without importing TensorFlow)."""
-    cpu = platform.processor() or "CPU"
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what `platform` knows, for the hardware every figure ran on."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    text = f"{cpu}, {os.cpu_count()} cores"
+    return platform.processor() or "CPU"
+
+
+def hardware() -> str:
+    """One line naming the CPU, its cores and any NVIDIA GPU (read without importing TensorFlow)."""
+    text = f"{cpu_model()}, {os.cpu_count()} cores"
     if shutil.which("nvidia-smi"):
         gpus = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True).stdout.strip()
         if gpus:

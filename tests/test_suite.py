@@ -118,3 +118,11 @@ def test_paths_inside_the_project_go_to_the_tools_relative_so_their_files_name_n
     assert suite.as_arg(ROOT / "runs" / "suite" / "pong") == "runs/suite/pong"
     assert suite.as_arg(ROOT / "results" / "gradcam" / "faithfulness_pong") == "results/gradcam/faithfulness_pong"
     assert suite.as_arg(tmp_path / "pong") == str(tmp_path / "pong")  # outside the project: as given
+
+
+def test_the_cpu_is_named_as_proc_cpuinfo_names_it():
+    from pathlib import Path
+
+    lines = [s for s in Path("/proc/cpuinfo").read_text().splitlines() if s.startswith("model name")]
+    assert suite.cpu_model() == lines[0].split(":", 1)[1].strip()
+    assert suite.hardware().startswith(suite.cpu_model() + ", ")
