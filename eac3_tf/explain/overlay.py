@@ -83,15 +83,19 @@ def upsample_map(map_: np.ndarray, size: tuple[int, int] = (160, 160)) -> np.nda
     return m.repeat(big_h // h, axis=-2).repeat(big_w // w, axis=-1).astype(np.float32)
 
 
-def colormap(map_: np.ndarray, cmap: str = "jet") -> np.ndarray:
-    """Map values in [0, 1] to RGB in [0, 1] by a matplotlib colormap: float64 [..., 3]."""
-    m = _check_map(map_)
+def colormap_named(cmap: str):
+    """Matplotlib's colormap of that name; ValueError naming the accepted ones otherwise."""
     try:
-        lut = matplotlib.colormaps[cmap]
+        return matplotlib.colormaps[cmap]
     except KeyError:
         raise ValueError(f"unknown colormap {cmap!r}; e.g. jet, turbo, inferno, viridis "
                          "(any name in matplotlib.colormaps)") from None
-    return lut(m)[..., :3]
+
+
+def colormap(map_: np.ndarray, cmap: str = "jet") -> np.ndarray:
+    """Map values in [0, 1] to RGB in [0, 1] by a matplotlib colormap: float64 [..., 3]."""
+    m = _check_map(map_)
+    return colormap_named(cmap)(m)[..., :3]
 
 
 def heat_overlay(rgb: np.ndarray, map_: np.ndarray, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:

@@ -186,14 +186,9 @@ def colormap_table(cmap: str = "jet") -> list[int]:
 
     `overlay.heat_overlay` indexes the same table: matplotlib maps m in [0, 1] to entry min(floor(256 m), 255).
     """
-    import matplotlib
+    from eac3_tf.explain.overlay import colormap_named
 
-    try:
-        lut = matplotlib.colormaps[cmap]
-    except KeyError:
-        raise ValueError(f"unknown colormap {cmap!r}; e.g. jet, turbo, inferno, viridis "
-                         "(any name in matplotlib.colormaps)") from None
-    table = lut(np.arange(256))[:, :3]  # integer indices address the table directly
+    table = colormap_named(cmap)(np.arange(256))[:, :3]  # integer indices address the table directly
     return np.floor(table * 255.0 + 0.5).astype(int).ravel().tolist()
 
 
