@@ -25,8 +25,8 @@ class EnvConfig:
     frameskip: int = 4  # frames per agent step (the action is repeated)
     repeat_action_probability: float = 0.25  # sticky actions, per frame
     # No-op FRAMES (not agent steps) at every reset: ale-py's vector interface presses NOOP for a uniform
-    # 0..noop_max-1 frames (then FIRE in games that have it). 0 or 1: none. Randomising this shifts the
-    # emulator's frame phase against the frameskip, so an agent cannot learn one reset's timing.
+    # 0..noop_max-1 frames, the FIRE of games that have it counted among them (envs.reset_sequence).
+    # 0 or 1: none. Randomising this shifts the emulator's frame phase against the frameskip.
     noop_max: int = 0
     # True: an observation is the max of the last two frames of a skip (against sprite flicker). False: the
     # last frame alone, as gymnasium's registered ALE/<Game>-v5 returns it. A max over two frames also

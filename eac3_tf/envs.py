@@ -73,14 +73,20 @@ def action_names(game: str, full_action_space: bool = False) -> tuple[str, ...]:
 def reset_sequence(env: EnvConfig, noop_max: int | None = None) -> str:
     """What the emulator does at every reset of `AtariBatchEnv`, in words for a model card.
 
-    ale-py's vector interface presses NOOP for a uniform 0..noop_max-1 emulator frames (none when
-    noop_max <= 1), then FIRE for one frame in games that have it; an agent's frame phase follows from it.
-    `noop_max` overrides the env's (an evaluation protocol's, say).
+    ale-py's vector interface draws u uniform in 0..noop_max-1 (none when noop_max <= 1) and presses NOOP
+    for u emulator frames; in games with FIRE the FIRE frame is one of those u (NOOP for max(u - 1, 0)
+    frames, then FIRE; a test counts them). An agent's frame phase follows from it. `noop_max` overrides
+    the env's (an evaluation protocol's, say).
     """
     noop_max = env.noop_max if noop_max is None else noop_max
-    noops = f"NOOP for a uniform 0..{noop_max - 1} emulator frames, then " if noop_max > 1 else ""
-    fire = ("FIRE for one frame" if "FIRE" in action_names(env.game, env.full_action_space)
-            else "no FIRE (the game has none)")
+    has_fire = "FIRE" in action_names(env.game, env.full_action_space)
+    if noop_max <= 1:
+        noops = ""
+    elif has_fire:
+        noops = f"NOOP for max(u - 1, 0) emulator frames, u uniform in 0..{noop_max - 1}, then "
+    else:
+        noops = f"NOOP for a uniform 0..{noop_max - 1} emulator frames, then "
+    fire = "FIRE for one frame" if has_fire else "no FIRE (the game has none)"
     seen = "a max over the last two frames of each skip" if env.maxpool else "the last frame of each skip alone"
     jitter = (f"; a step lasts {env.frameskip - 1} or {env.frameskip + 1} frames with probability "
               f"{env.phase_jitter / 2:g} each" if env.phase_jitter else "")

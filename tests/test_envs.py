@@ -106,7 +106,8 @@ def test_a_lost_life_is_flagged_once_and_game_over_is_not_a_lost_life():
 
 def test_the_reset_words_name_the_no_op_frames_the_fire_and_which_frames_an_agent_sees():
     pooled = reset_sequence(EnvConfig(game="pong", noop_max=30))
-    assert pooled.startswith("reset_game(), NOOP for a uniform 0..29 emulator frames, then FIRE for one frame;")
+    assert pooled.startswith("reset_game(), NOOP for max(u - 1, 0) emulator frames, u uniform in 0..29, then FIRE "
+                              "for one frame;")
     assert pooled.endswith("frameskip with a max over the last two frames of each skip)")
     last = reset_sequence(EnvConfig(game="pong", noop_max=30, maxpool=False), noop_max=0)
     assert last.startswith("reset_game(), FIRE for one frame;") and last.endswith("the last frame of each skip alone)")
@@ -206,3 +207,19 @@ def test_a_jittered_step_lasts_one_frame_more_or_less_than_the_skip():
         assert set(lengths) == {3, 5}  # p = 1: every step is jittered, both ways
     finally:
         env.close()
+
+
+def test_reset_no_ops_are_uniform_frames_and_a_fire_game_counts_its_fire_among_them():
+    """noop_max 30: Freeway (no FIRE) starts 0..29 frames after reset_game(); Pong presses FIRE as one of
+    those frames, so it starts 1..29 frames in, and 1 as often as u = 0 and u = 1 together."""
+    obs_cfg = PRESETS["fast"].obs
+    starts = {}
+    for game in ("freeway", "pong"):
+        env = AtariBatchEnv(EnvConfig(game=game, noop_max=30), obs_cfg, 256, num_threads=1)
+        try:
+            env.reset(seed=0)
+            starts[game] = env.start_frames.copy()
+        finally:
+            env.close()
+    assert starts["freeway"].min() == 0 and starts["freeway"].max() == 29
+    np.testing.assert_array_equal(starts["pong"], np.maximum(starts["freeway"], 1))  # the same draws u

@@ -172,8 +172,8 @@ def test_a_residual_torso_exports_with_parity_and_its_cam_onnx_is_taken_at_the_t
     card = json.loads((tmp_path / "pong" / "card.json").read_text())
     assert card["preset"] == "impala" and "from layer torso" in card["models"]["policy_cam.onnx"]["outputs"]["cam"]
     assert card["env"]["noop_max"] == 30  # the reset the agent was trained with travels on the card
-    assert card["reset"]["training"].startswith("reset_game(), NOOP for a uniform 0..29 emulator frames, then FIRE "
-                                                "for one frame;")
+    assert card["reset"]["training"].startswith("reset_game(), NOOP for max(u - 1, 0) emulator frames, u uniform in "
+                                                "0..29, then FIRE for one frame;")
     for name in ("onnx", "tflite", "cam_onnx"):
         assert card["parity"][name]["argmax_agreement"] == 1.0
     frames = pong_inputs(24)[8:]
